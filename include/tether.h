@@ -1,0 +1,193 @@
+/*
+ * tether — goroutines for C, with leak detection built in.
+ *
+ * One header for the whole public API. Conventions, in the spirit of libuv:
+ *  - every function that can fail returns an int (or int64_t) that is >= 0 on
+ *    success and one of the negative TT_E* codes below on failure;
+ *  - tt_strerror() turns a code into a sentence;
+ *  - names are tt_<object>_<verb>; internal symbols start with tt__ and are
+ *    not part of the API even when a macro here has to mention them.
+ *
+ * Threads and tasks: the runtime runs tasks on N worker threads (TT_PROCS,
+ * default: online CPUs). A task may move between workers at any scheduling
+ * point. Functions documented "task only" return TT_ENOTASK when called from
+ * a thread that is not running a task.
+ */
+#ifndef TETHER_H
+#define TETHER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define TETHER_VERSION_MAJOR 0
+#define TETHER_VERSION_MINOR 1
+#define TETHER_VERSION_PATCH 0
+
+/* ---- Error codes ------------------------------------------------------ */
+
+enum {
+  TT_OK = 0,
+  TT_EINVAL = -1,     /* bad argument (NULL function, negative size, ...) */
+  TT_ENOMEM = -2,     /* out of memory or address space */
+  TT_ENOTASK = -3,    /* a task-only call was made outside a task */
+  TT_ESHUTDOWN = -4,  /* the runtime is shut down or shutting down */
+  TT_ENOTINIT = -5,   /* the runtime was never started */
+  TT_ETIMEDOUT = -6,  /* a deadline passed */
+  TT_ECANCELED = -7,  /* a context was cancelled */
+  TT_ECLOSED = -8,    /* the channel is closed */
+  TT_ELEAKED = -9,    /* the call can never complete: the task was leaked */
+  TT_EBUSY = -10,     /* the runtime is already running / object in use */
+  TT_EAGAIN = -11,    /* the operation would block (try-variants) */
+  TT_ENEGATIVE = -12, /* a counter would go below zero (WaitGroup) */
+};
+
+/* A sentence describing `code` ("invalid argument", ...). Never NULL. */
+const char *tt_strerror(int code);
+
+/* ---- Runtime lifecycle ------------------------------------------------ */
+
+typedef void (*tt_fn)(void *arg);
+
+typedef struct tt_config {
+  int procs;         /* worker threads; 0 = $TT_PROCS or online CPUs */
+  size_t stack_size; /* default task stack; 0 = $TT_STACK_SIZE or 64 KiB */
+} tt_config;
+
+/* Start the worker threads. `cfg` may be NULL (defaults + environment).
+ * Returns TT_EBUSY if the runtime is already running, TT_EINVAL for a bad
+ * configuration. After tt_shutdown() the runtime may be started again. */
+int tt_init(const tt_config *cfg);
+
+/* Stop the runtime: workers finish the task they are running, then exit.
+ * Tasks that have not finished (sleeping, waiting, runnable) are never
+ * resumed; their stacks and records are freed. Must not be called from a
+ * task (TT_EBUSY); returns TT_ENOTINIT if the runtime is not running. */
+int tt_shutdown(void);
+
+/* The usual entry point: start the runtime (if it is not running), run
+ * fn(arg) as a task named "main", wait for it to return from the calling
+ * thread, and shut the runtime down if this call started it. Other tasks
+ * still alive when fn returns are dropped, as Go drops goroutines when main
+ * returns. Returns 0, TT_EINVAL (fn NULL), TT_EBUSY (called from a task), or
+ * the error that kept the runtime from starting. */
+#define tt_main(fn, arg) tt__main((fn), (arg), #fn, __FILE__, __LINE__, __func__)
+
+/* Number of worker threads of the running runtime (0 if not running). */
+int tt_procs(void);
+
+/* ---- Tasks ------------------------------------------------------------ */
+
+typedef struct tt_spawn_opts {
+  const char *name;  /* copied; shown in dumps (NULL: none) */
+  size_t stack_size; /* 0: the runtime default */
+} tt_spawn_opts;
+
+/* Spawn fn(arg) as a new task. Returns its id (> 0; ids grow and are never
+ * reused) or TT_EINVAL (fn is NULL), TT_ENOTINIT, TT_ESHUTDOWN, TT_ENOMEM.
+ * Callable from tasks and from plain threads. The macro records the entry
+ * function's name and the spawn site for dumps and leak reports. */
+#define tt_go(fn, arg) tt__spawn((fn), (arg), NULL, #fn, __FILE__, __LINE__, __func__)
+#define tt_go_opts(fn, arg, opts) \
+  tt__spawn((fn), (arg), (opts), #fn, __FILE__, __LINE__, __func__)
+
+/* Let other runnable tasks run. Task only. */
+int tt_yield(void);
+
+/* Park the calling task for at least `ns` nanoseconds (<= 0: just yield).
+ * Task only. */
+int tt_sleep(int64_t ns);
+
+/* Monotonic clock in nanoseconds (the time base of every deadline). */
+int64_t tt_now(void);
+
+/* Id of the calling task, or 0 when called outside a task. */
+int64_t tt_self(void);
+
+/* Name the calling task (copied, truncated to 31 bytes). Task only. */
+int tt_set_name(const char *name);
+
+/* Number of live tasks (spawned and not yet returned). */
+int64_t tt_num_tasks(void);
+
+/* Index of the worker running the caller, or -1 outside a worker. */
+int tt_worker_id(void);
+
+/* Run fn(arg) on a helper thread while the calling task waits (state
+ * "syscall"), so that a slow or blocking library call never stalls a worker.
+ * Task only. Returns 0 once fn has returned. */
+int tt_blocking(tt_fn fn, void *arg);
+
+/* ---- WaitGroup -------------------------------------------------------- */
+
+typedef struct tt_wg tt_wg;
+
+/* A new WaitGroup with counter 0, or NULL when out of memory. */
+tt_wg *tt_wg_make(void);
+/* Free a WaitGroup. TT_EBUSY if tasks still wait on it (nothing is freed). */
+int tt_wg_free(tt_wg *wg);
+/* Add delta (may be negative). TT_ENEGATIVE if the counter would drop below
+ * zero: the counter is left unchanged (Go panics here). */
+int tt_wg_add(tt_wg *wg, int64_t delta);
+int tt_wg_done(tt_wg *wg);
+/* Wait until the counter is zero. From a task the task parks ("sync.
+ * WaitGroup.Wait"); from a plain thread the thread blocks. */
+int tt_wg_wait(tt_wg *wg);
+/* Add 1, spawn fn(arg), and call Done when fn returns: the runtime then knows
+ * which task owes each Done. Returns the task id or an error (the counter is
+ * restored on error). */
+#define tt_wg_go(wg, fn, arg) \
+  tt__wg_spawn((wg), (fn), (arg), NULL, #fn, __FILE__, __LINE__, __func__)
+
+/* ---- Looking at tasks ------------------------------------------------- */
+
+typedef enum tt_task_state {
+  TT_TASK_RUNNABLE = 1, /* ready, waiting for a worker */
+  TT_TASK_RUNNING = 2,  /* running on a worker now */
+  TT_TASK_WAITING = 3,  /* parked; see wait_reason */
+} tt_task_state;
+
+typedef struct tt_task_info {
+  int64_t id;
+  int64_t parent_id;       /* 0 when spawned from outside any task */
+  tt_task_state state;
+  const char *state_name;  /* "runnable", "running", "waiting" */
+  const char *wait_reason; /* Go's words: "sleep", "chan receive", ...; "" */
+  int64_t wait_since;      /* tt_now() when it parked; 0 unless waiting */
+  int64_t created;         /* tt_now() at spawn */
+  const char *entry;       /* entry function name as written at the spawn */
+  const char *spawn_file;
+  int spawn_line;
+  const char *spawn_func;  /* function that called tt_go */
+  char name[32];           /* "" when unnamed */
+  int worker;              /* worker it last ran on, -1 if it never ran */
+  size_t stack_size;
+} tt_task_info;
+
+/* Call visit(info, arg) for every live task. The walk holds one worker's task
+ * list lock at a time; it never stops the world. Return non-zero from visit
+ * to stop early. Returns the number of tasks visited. */
+typedef int (*tt_task_visit_fn)(const tt_task_info *info, void *arg);
+int64_t tt_tasks_foreach(tt_task_visit_fn visit, void *arg);
+
+/* Write a short text dump of every live task: one line each with id, state,
+ * wait reason and duration, entry function and spawn site. */
+int tt_dump(FILE *out);
+
+/* ---- Internal entry points used by the macros above ------------------- */
+
+int64_t tt__spawn(tt_fn fn, void *arg, const tt_spawn_opts *opts, const char *entry,
+                  const char *file, int line, const char *func);
+int tt__main(tt_fn fn, void *arg, const char *entry, const char *file, int line,
+             const char *func);
+int64_t tt__wg_spawn(tt_wg *wg, tt_fn fn, void *arg, const tt_spawn_opts *opts,
+                     const char *entry, const char *file, int line, const char *func);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* TETHER_H */

@@ -1,0 +1,166 @@
+/*
+ * Idle workers: spinning, parking and waking threads.
+ *
+ * A worker that finds no work publishes itself on the idle list *before* it
+ * looks at every queue one last time, and whoever makes work runnable adds
+ * it *before* checking the idle count (tt__wakep). With sequentially
+ * consistent atomics on both sides, either the waker sees the idle worker or
+ * the worker sees the work: no wake-up is lost.
+ *
+ * One idle worker is the poller: it sleeps with a timeout equal to the
+ * earliest timer, then runs the expired timers. This is the seat of the I/O
+ * poller: it will wait in epoll_wait instead of a futex, with the same
+ * deadline. The other idle workers sleep until woken. Waking prefers a
+ * non-poller so the timer watch is not disturbed.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+static void futex_wait(_Atomic uint32_t *addr, uint32_t val, int64_t deadline) {
+  struct timespec ts, *tp = NULL;
+  if (deadline != INT64_MAX) {
+    int64_t d = deadline - tt_now();
+    if (d <= 0)
+      return;
+    ts.tv_sec = d / 1000000000;
+    ts.tv_nsec = d % 1000000000;
+    tp = &ts;
+  }
+  syscall(SYS_futex, (uint32_t *)addr, FUTEX_WAIT_PRIVATE, val, tp, NULL, 0);
+}
+
+static void futex_wake(_Atomic uint32_t *addr) {
+  syscall(SYS_futex, (uint32_t *)addr, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+}
+
+static void signal_worker(tt_worker *w) {
+  atomic_store(&w->wakeup, 1);
+  futex_wake(&w->wakeup);
+}
+
+/* Under idle_lock. */
+static void unlink_idle_locked(tt_worker *w) {
+  tt_worker **pp = &tt__rt.idle_list;
+  while (*pp && *pp != w)
+    pp = &(*pp)->idle_next;
+  if (*pp)
+    *pp = w->idle_next;
+  w->idle_next = NULL;
+  w->idle = false;
+  atomic_fetch_sub(&tt__rt.nidle, 1);
+  if (tt__rt.poller == w) {
+    tt__rt.poller = NULL;
+    atomic_store(&tt__rt.poll_until, INT64_MAX);
+  }
+}
+
+/* Take w off the idle list if it is still there. Returns false when a waker
+ * already took it, in which case the waker counted it as spinning. */
+static bool leave_idle(tt_worker *w) {
+  tt_spin_lock(&tt__rt.idle_lock);
+  bool was = w->idle;
+  if (was)
+    unlink_idle_locked(w);
+  tt_spin_unlock(&tt__rt.idle_lock);
+  return was;
+}
+
+void tt__idle_park(tt_worker *w) {
+  tt_spin_lock(&tt__rt.idle_lock);
+  if (atomic_load(&tt__rt.state) != TT_RT_RUNNING) {
+    tt_spin_unlock(&tt__rt.idle_lock);
+    return;
+  }
+  atomic_store(&w->wakeup, 0);
+  w->idle = true;
+  w->idle_next = tt__rt.idle_list;
+  tt__rt.idle_list = w;
+  atomic_fetch_add(&tt__rt.nidle, 1);
+  bool poller = false;
+  if (!tt__rt.poller) {
+    tt__rt.poller = w;
+    poller = true;
+  }
+  tt_spin_unlock(&tt__rt.idle_lock);
+
+  if (w->spinning) {
+    w->spinning = false;
+    atomic_fetch_sub(&tt__rt.nspinning, 1);
+  }
+
+  /* Last look, now that wakers can see us. */
+  if (atomic_load(&tt__rt.state) == TT_RT_RUNNING && !atomic_load(&w->wakeup)) {
+    if (!tt__work_visible()) {
+      int64_t deadline = INT64_MAX;
+      if (poller) {
+        deadline = tt__timers_earliest();
+        atomic_store(&tt__rt.poll_until, deadline);
+      }
+      while (!atomic_load(&w->wakeup) && atomic_load(&tt__rt.state) == TT_RT_RUNNING) {
+        futex_wait(&w->wakeup, 0, deadline);
+        if (deadline != INT64_MAX && tt_now() >= deadline)
+          break;
+      }
+    }
+  }
+
+  if (!leave_idle(w)) {
+    /* A waker took us off the list and counted us as spinning. */
+    w->spinning = true;
+  }
+  int64_t now = tt_now();
+  if (tt__timers_earliest() <= now)
+    tt__timers_run(now);
+}
+
+/* Wake one idle worker to look for work, unless one is already looking. */
+void tt__wakep(void) {
+  if (atomic_load(&tt__rt.nidle) == 0 || atomic_load(&tt__rt.nspinning) != 0)
+    return;
+  int zero = 0;
+  if (!atomic_compare_exchange_strong(&tt__rt.nspinning, &zero, 1))
+    return;
+  tt_spin_lock(&tt__rt.idle_lock);
+  tt_worker *pick = NULL;
+  for (tt_worker *w = tt__rt.idle_list; w; w = w->idle_next) {
+    pick = w;
+    if (w != tt__rt.poller)
+      break;
+  }
+  if (pick)
+    unlink_idle_locked(pick);
+  tt_spin_unlock(&tt__rt.idle_lock);
+  if (!pick) {
+    atomic_fetch_sub(&tt__rt.nspinning, 1);
+    return;
+  }
+  signal_worker(pick);
+}
+
+/* A timer due at `when` was armed: make sure a sleeping poller notices. */
+void tt__kick_poller(int64_t when) {
+  if (when >= atomic_load(&tt__rt.poll_until))
+    return;
+  tt_spin_lock(&tt__rt.idle_lock);
+  tt_worker *p = tt__rt.poller;
+  if (p)
+    atomic_store(&tt__rt.poll_until, when);
+  tt_spin_unlock(&tt__rt.idle_lock);
+  if (p)
+    signal_worker(p);
+}
+
+void tt__wake_all_idle(void) {
+  tt_spin_lock(&tt__rt.idle_lock);
+  for (tt_worker *w = tt__rt.idle_list; w; w = w->idle_next) {
+    atomic_store(&w->wakeup, 1);
+    futex_wake(&w->wakeup);
+  }
+  tt_spin_unlock(&tt__rt.idle_lock);
+}

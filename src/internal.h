@@ -1,0 +1,290 @@
+/*
+ * The runtime's shared data structures. Read docs/ARCHITECTURE.md first; this
+ * header is the map it refers to.
+ *
+ *   tt__rt            the one runtime: workers, global run queue, idle list
+ *   struct tt_worker  one OS thread: local run queue, run-next slot, timer
+ *                     heap, stack cache, task list shard, its g0 context
+ *   struct tt_task    one task: saved context, bookkeeping, wait record; it
+ *                     lives at the top of the task's own stack slot
+ */
+#ifndef TT_INTERNAL_H
+#define TT_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tether.h"
+#include "spinlock.h"
+#include "context.h"
+
+#define TT_LIKELY(x) __builtin_expect(!!(x), 1)
+#define TT_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define TT_CACHELINE 64
+
+/* ---- Wait reasons (Go's strings where the meaning is the same) -------- */
+
+typedef enum tt_wait_reason {
+  TT_WAIT_NONE = 0,
+  TT_WAIT_SLEEP,
+  TT_WAIT_CHAN_SEND,
+  TT_WAIT_CHAN_RECV,
+  TT_WAIT_CHAN_SEND_NIL,
+  TT_WAIT_CHAN_RECV_NIL,
+  TT_WAIT_SELECT,
+  TT_WAIT_SELECT_NO_CASES,
+  TT_WAIT_IO,
+  TT_WAIT_SYSCALL,
+  TT_WAIT_WAITGROUP,
+  TT_WAIT_MUTEX,
+  TT_WAIT_RWMUTEX_R,
+  TT_WAIT_RWMUTEX_W,
+  TT_WAIT_COND,
+  TT_WAIT_SEMACQUIRE,
+  TT_WAIT__COUNT
+} tt_wait_reason;
+
+const char *tt__wait_reason_string(tt_wait_reason r);
+
+/* ---- Clock ----------------------------------------------------------- */
+
+/* A cheap raw timestamp for bookkeeping on hot paths (the CPU's invariant
+ * counter where there is one), converted to tt_now() nanoseconds only when
+ * somebody reads it. */
+uint64_t tt__ticks(void);
+int64_t tt__ticks_to_ns(uint64_t ticks);
+void tt__clock_init(void);
+
+/* ---- Timers ----------------------------------------------------------- */
+
+struct tt_timer_heap;
+typedef struct tt_timer tt_timer;
+struct tt_timer {
+  int64_t when;                /* tt_now() deadline */
+  void (*fire)(tt_timer *t);   /* runs on a worker's scheduler stack */
+  void *arg;
+  struct tt_timer_heap *heap;  /* heap holding it, NULL when not armed */
+  int32_t index;               /* position in heap->items */
+};
+
+typedef struct tt_timer_heap {
+  tt_spinlock lock;
+  int32_t n, cap;
+  tt_timer **items;
+  _Atomic int64_t earliest; /* items[0]->when, INT64_MAX when empty */
+} tt_timer_heap;
+
+void tt__timer_heap_init(tt_timer_heap *h);
+void tt__timer_heap_destroy(tt_timer_heap *h);
+/* Arm t on heap h; the caller holds h->lock. Returns TT_ENOMEM on failure. */
+int tt__timer_add_locked(tt_timer_heap *h, tt_timer *t);
+/* Disarm t if armed; returns true when it was still pending. */
+bool tt__timer_del(tt_timer *t);
+/* Fire every expired timer of every worker; returns how many fired. */
+int tt__timers_run(int64_t now);
+/* Earliest deadline over all heaps (INT64_MAX when none). */
+int64_t tt__timers_earliest(void);
+
+/* ---- Tasks ----------------------------------------------------------- */
+
+typedef enum tt_state {
+  TT_ST_RUNNABLE = TT_TASK_RUNNABLE,
+  TT_ST_RUNNING = TT_TASK_RUNNING,
+  TT_ST_WAITING = TT_TASK_WAITING,
+} tt_state;
+
+/* Doubly linked list node; cursors of a concurrent walk are bare nodes. */
+typedef struct tt_listnode {
+  struct tt_listnode *prev, *next;
+  bool is_cursor;
+} tt_listnode;
+
+/* The live tasks spawned by one worker (or by plain threads). Spawns insert
+ * at the tail; exits unlink from whichever worker they run on. */
+typedef struct tt_tasklist {
+  tt_spinlock lock;
+  tt_listnode head; /* sentinel */
+  _Atomic int64_t count;
+} tt_tasklist;
+
+enum { TT_STACK_POOLED = 0, TT_STACK_DEDICATED = 1 };
+
+typedef struct tt_task tt_task;
+struct tt_task {
+  tt_ctx ctx;          /* saved registers; first for the assembly's sake */
+  tt_task *next;       /* run queue or wait list link */
+  tt_listnode node;    /* membership in a tasklist */
+  tt_tasklist *list;
+
+  int64_t id, parent_id;
+  tt_fn fn;
+  void *arg;
+  const char *entry, *file, *func;
+  int32_t line;
+
+  _Atomic uint8_t state;       /* tt_state */
+  _Atomic uint8_t wait_reason; /* tt_wait_reason */
+  uint8_t stack_kind;          /* TT_STACK_POOLED or TT_STACK_DEDICATED */
+  _Atomic int32_t worker;      /* last worker it ran on, -1 before */
+  _Atomic uint64_t wait_since; /* tt__ticks() at park */
+  uint64_t created;            /* tt__ticks() at spawn */
+
+  char *stack_lo;    /* lowest address of the slot; its first page is the guard zone */
+  size_t stack_size; /* whole slot */
+  uint64_t *canary;  /* lowest usable word of the stack */
+
+  tt_wg *exit_wg; /* Done at exit (tt_wg_go) */
+  tt_timer timer; /* used by sleep */
+  void *wait_obj; /* primitive waited on, for dumps and leak detection */
+
+  void *asan_fake_stack;
+  void *tsan_fiber;
+  char name[32];
+};
+
+/* ---- Run queue -------------------------------------------------------- */
+
+#define TT_RUNQ_SIZE 256
+typedef struct tt_runq {
+  _Atomic uint32_t head; /* consumers (owner and thieves) CAS this */
+  _Atomic uint32_t tail; /* only the owner writes this */
+  _Atomic(tt_task *) slots[TT_RUNQ_SIZE];
+} tt_runq;
+
+/* ---- Workers ---------------------------------------------------------- */
+
+/* What a task asks its worker's scheduler to do once it is off its stack. */
+enum { TT_AFTER_NONE, TT_AFTER_YIELD, TT_AFTER_PARK, TT_AFTER_EXIT };
+
+#define TT_STACK_CACHE 64
+
+typedef struct tt_worker {
+  int id;
+  pthread_t thread;
+  tt_ctx g0;          /* the scheduler's own context on the thread stack */
+  tt_task *current;   /* task running now, NULL in the scheduler */
+  uint32_t tick;      /* scheduling rounds, for periodic global-queue checks */
+  uint32_t runnext_streak;
+  uint64_t rng;
+
+  int after;                  /* TT_AFTER_* from the task that switched out */
+  void (*after_fn)(void *);   /* for TT_AFTER_PARK: release the wait lock */
+  void *after_arg;
+
+  _Alignas(TT_CACHELINE) tt_runq runq;
+  _Alignas(TT_CACHELINE) _Atomic(tt_task *) runnext;
+  tt_timer_heap timers;
+  tt_tasklist tasks;
+
+  /* Ids are handed out in batches so spawning does not bounce a shared
+   * counter between cores. */
+  int64_t id_next, id_end;
+
+  /* Pooled stacks ready for reuse by this worker's spawns. */
+  char *stack_cache[TT_STACK_CACHE];
+  int nstack_cache;
+
+  /* Idle state, guarded by tt__rt.idle_lock except the futex word. */
+  _Alignas(TT_CACHELINE) _Atomic uint32_t wakeup;
+  struct tt_worker *idle_next;
+  bool idle;
+  bool spinning;
+
+  void *g0_stack_lo;
+  size_t g0_stack_size;
+  void *g0_asan_fake_stack;
+  void *tsan_g0;
+  void *altstack;
+} tt_worker;
+
+/* ---- The runtime ------------------------------------------------------ */
+
+enum { TT_RT_OFF = 0, TT_RT_RUNNING = 1, TT_RT_STOPPING = 2 };
+
+typedef struct tt_runtime {
+  _Atomic int state;
+  int nworkers;
+  tt_worker **workers;
+  size_t stack_size;
+
+  /* Global run queue: tasks readied by plain threads and overflow of local
+   * queues. Checked by every worker every 61 rounds for fairness. */
+  _Alignas(TT_CACHELINE) tt_spinlock gq_lock;
+  tt_task *gq_head, *gq_tail;
+  _Atomic int64_t gq_size;
+
+  /* Idle workers. One of them, the poller, sleeps with a timeout set to the
+   * earliest timer (and will wait in epoll once the netpoller exists); the
+   * others sleep until woken. */
+  _Alignas(TT_CACHELINE) tt_spinlock idle_lock;
+  tt_worker *idle_list;
+  tt_worker *poller;
+  _Atomic int nidle;
+  _Atomic int nspinning;
+  _Atomic int64_t poll_until;
+
+  _Alignas(TT_CACHELINE) _Atomic int64_t next_id;
+  tt_tasklist foreign_tasks; /* spawned from plain threads */
+} tt_runtime;
+
+extern tt_runtime tt__rt;
+
+/* The worker running on this thread, NULL on plain threads. A task can move
+ * to another thread at any switch, so this is never cached across one: the
+ * function is out of line and opaque to the optimiser. */
+tt_worker *tt__worker(void);
+void tt__set_worker(tt_worker *w);
+tt_task *tt__current(void);
+
+/* ---- Scheduler entry points used by every primitive ------------------- */
+
+/* Park the calling task. Once it is off its stack, its worker calls
+ * unlock(arg) (if non-NULL) — the lock guarding the wait list the task put
+ * itself on — so a waker can never resume a task that is still running. */
+void tt__park(tt_wait_reason why, void *wait_obj, void (*unlock)(void *), void *arg);
+/* Make a parked or new task runnable. From a task it goes to the run-next
+ * slot; from a scheduler or a plain thread, to a run queue. */
+void tt__ready(tt_task *t);
+void tt__spin_unlock_cb(void *lock); /* unlock callback for tt__park */
+
+void tt__worker_loop(tt_worker *w);
+void tt__wakep(void);
+void tt__wake_all_idle(void);
+void tt__kick_poller(int64_t when);
+void tt__idle_park(tt_worker *w);
+bool tt__work_visible(void); /* any runnable task or due timer anywhere */
+void tt__gq_put(tt_task *t);
+void tt__gq_put_batch(tt_task *first, tt_task *last, int64_t n);
+
+/* ---- Tasks, stacks ------------------------------------------------------ */
+
+void tt__tasklist_init(tt_tasklist *l);
+/* Spawn; exit_wg (may be NULL) gets a Done when the task returns. */
+int64_t tt__spawn_internal(tt_fn fn, void *arg, const tt_spawn_opts *opts, const char *entry,
+                           const char *file, int line, const char *func, tt_wg *exit_wg);
+void tt__task_exit(void) __attribute__((noreturn));
+void tt__task_free(tt_worker *w, tt_task *t);
+void tt__task_free_all(void);
+
+int tt__stacks_init(size_t default_size);
+void tt__stacks_destroy(void);
+/* A slot for a task with the given stack size, with its task record at the
+ * top; NULL when out of memory. */
+tt_task *tt__stack_alloc(tt_worker *w, size_t size);
+void tt__stack_free(tt_worker *w, tt_task *t);
+void tt__stack_check(tt_task *t); /* canary; aborts with a report */
+void tt__overflow_handler_install(void);
+void tt__overflow_handler_thread_init(tt_worker *w);
+void tt__overflow_handler_thread_fini(tt_worker *w);
+
+/* ---- Blocking-call pool ----------------------------------------------- */
+void tt__blocking_shutdown(void);
+
+/* ---- Misc --------------------------------------------------------------- */
+void tt__fatal(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
+size_t tt__page_size(void);
+
+#endif

@@ -1,0 +1,188 @@
+/*
+ * Looking at live tasks without stopping the world. Each task list is walked
+ * with a cursor node linked into the list itself: the walker holds a list's
+ * lock only while it copies the next few records, then moves the cursor
+ * past them and lets go, so spawns and exits on that worker wait at most a
+ * few hundred nanoseconds, and tasks that exit meanwhile simply drop out.
+ */
+#include <string.h>
+
+#include "internal.h"
+
+static const char *const wait_reason_names[TT_WAIT__COUNT] = {
+    [TT_WAIT_NONE] = "",
+    [TT_WAIT_SLEEP] = "sleep",
+    [TT_WAIT_CHAN_SEND] = "chan send",
+    [TT_WAIT_CHAN_RECV] = "chan receive",
+    [TT_WAIT_CHAN_SEND_NIL] = "chan send (nil chan)",
+    [TT_WAIT_CHAN_RECV_NIL] = "chan receive (nil chan)",
+    [TT_WAIT_SELECT] = "select",
+    [TT_WAIT_SELECT_NO_CASES] = "select (no cases)",
+    [TT_WAIT_IO] = "IO wait",
+    [TT_WAIT_SYSCALL] = "syscall",
+    [TT_WAIT_WAITGROUP] = "sync.WaitGroup.Wait",
+    [TT_WAIT_MUTEX] = "sync.Mutex.Lock",
+    [TT_WAIT_RWMUTEX_R] = "sync.RWMutex.RLock",
+    [TT_WAIT_RWMUTEX_W] = "sync.RWMutex.Lock",
+    [TT_WAIT_COND] = "sync.Cond.Wait",
+    [TT_WAIT_SEMACQUIRE] = "semacquire",
+};
+
+const char *tt__wait_reason_string(tt_wait_reason r) {
+  return (unsigned)r < TT_WAIT__COUNT ? wait_reason_names[r] : "unknown";
+}
+
+static const char *state_name(tt_task_state s) {
+  switch (s) {
+  case TT_TASK_RUNNABLE: return "runnable";
+  case TT_TASK_RUNNING: return "running";
+  case TT_TASK_WAITING: return "waiting";
+  }
+  return "unknown";
+}
+
+#define WALK_BATCH 64
+
+/* Under the list lock: copy what a visitor may read. Stamps stay raw ticks
+ * here; converting them is done after the lock is dropped. */
+static void snapshot(const tt_task *t, tt_task_info *info, uint64_t *wait_ticks) {
+  memset(info, 0, sizeof *info);
+  info->id = t->id;
+  info->parent_id = t->parent_id;
+  info->state = (tt_task_state)atomic_load_explicit(&t->state, memory_order_relaxed);
+  info->state_name = state_name(info->state);
+  info->wait_reason = "";
+  *wait_ticks = 0;
+  if (info->state == TT_TASK_WAITING) {
+    info->wait_reason = tt__wait_reason_string(
+        (tt_wait_reason)atomic_load_explicit(&t->wait_reason, memory_order_relaxed));
+    *wait_ticks = atomic_load_explicit(&t->wait_since, memory_order_relaxed);
+  }
+  info->created = (int64_t)t->created;
+  info->entry = t->entry;
+  info->spawn_file = t->file;
+  info->spawn_line = t->line;
+  info->spawn_func = t->func;
+  memcpy(info->name, t->name, sizeof info->name);
+  info->worker = atomic_load_explicit(&t->worker, memory_order_relaxed);
+  info->stack_size = t->stack_size;
+}
+
+static int64_t walk_list(tt_tasklist *l, tt_task_visit_fn visit, void *arg, bool *stop) {
+  tt_listnode cursor = {.prev = NULL, .next = NULL, .is_cursor = true};
+  tt_task_info infos[WALK_BATCH];
+  uint64_t waits[WALK_BATCH];
+  int64_t visited = 0;
+
+  tt_spin_lock(&l->lock);
+  cursor.prev = &l->head;
+  cursor.next = l->head.next;
+  l->head.next->prev = &cursor;
+  l->head.next = &cursor;
+  tt_spin_unlock(&l->lock);
+
+  while (!*stop) {
+    int n = 0;
+    tt_spin_lock(&l->lock);
+    tt_listnode *node = cursor.next;
+    while (node != &l->head && n < WALK_BATCH) {
+      if (!node->is_cursor) {
+        const tt_task *t = (const tt_task *)((const char *)node - offsetof(tt_task, node));
+        snapshot(t, &infos[n], &waits[n]);
+        n++;
+      }
+      node = node->next;
+    }
+    /* Move the cursor to just before `node`. */
+    cursor.prev->next = cursor.next;
+    cursor.next->prev = cursor.prev;
+    cursor.next = node;
+    cursor.prev = node->prev;
+    node->prev->next = &cursor;
+    node->prev = &cursor;
+    bool done = node == &l->head;
+    tt_spin_unlock(&l->lock);
+
+    for (int i = 0; i < n && !*stop; i++) {
+      infos[i].created = tt__ticks_to_ns((uint64_t)infos[i].created);
+      infos[i].wait_since = waits[i] ? tt__ticks_to_ns(waits[i]) : 0;
+      visited++;
+      if (visit(&infos[i], arg))
+        *stop = true;
+    }
+    if (done)
+      break;
+  }
+
+  tt_spin_lock(&l->lock);
+  cursor.prev->next = cursor.next;
+  cursor.next->prev = cursor.prev;
+  tt_spin_unlock(&l->lock);
+  return visited;
+}
+
+int64_t tt_tasks_foreach(tt_task_visit_fn visit, void *arg) {
+  if (!visit)
+    return TT_EINVAL;
+  if (atomic_load(&tt__rt.state) == TT_RT_OFF)
+    return TT_ENOTINIT;
+  bool stop = false;
+  int64_t n = 0;
+  for (int i = 0; i < tt__rt.nworkers && !stop; i++)
+    n += walk_list(&tt__rt.workers[i]->tasks, visit, arg, &stop);
+  if (!stop)
+    n += walk_list(&tt__rt.foreign_tasks, visit, arg, &stop);
+  return n;
+}
+
+/* ---- Short text dump ----------------------------------------------------- */
+
+typedef struct dump_ctx {
+  FILE *out;
+  int64_t now;
+} dump_ctx;
+
+static void print_duration(FILE *out, int64_t ns) {
+  if (ns < 1000000)
+    fprintf(out, "%lld us", (long long)(ns / 1000));
+  else if (ns < 10000000000LL)
+    fprintf(out, "%lld ms", (long long)(ns / 1000000));
+  else if (ns < 120000000000LL)
+    fprintf(out, "%lld s", (long long)(ns / 1000000000));
+  else
+    fprintf(out, "%lld minutes", (long long)(ns / 60000000000LL));
+}
+
+static int dump_one(const tt_task_info *i, void *arg) {
+  dump_ctx *d = arg;
+  fprintf(d->out, "task %lld", (long long)i->id);
+  if (i->name[0])
+    fprintf(d->out, " \"%s\"", i->name);
+  if (i->state == TT_TASK_WAITING) {
+    fprintf(d->out, " [%s, ", i->wait_reason);
+    print_duration(d->out, d->now - i->wait_since);
+    fputc(']', d->out);
+  } else if (i->state == TT_TASK_RUNNING) {
+    fprintf(d->out, " [running on worker %d]", i->worker);
+  } else {
+    fprintf(d->out, " [runnable]");
+  }
+  fprintf(d->out, " %s, spawned at %s:%d in %s", i->entry, i->spawn_file, i->spawn_line,
+          i->spawn_func);
+  if (i->parent_id)
+    fprintf(d->out, " by task %lld", (long long)i->parent_id);
+  fputc('\n', d->out);
+  return 0;
+}
+
+int tt_dump(FILE *out) {
+  if (!out)
+    return TT_EINVAL;
+  if (atomic_load(&tt__rt.state) == TT_RT_OFF)
+    return TT_ENOTINIT;
+  dump_ctx d = {.out = out, .now = tt_now()};
+  fprintf(out, "tether: %lld tasks on %d workers\n", (long long)tt_num_tasks(), tt__rt.nworkers);
+  int64_t n = tt_tasks_foreach(dump_one, &d);
+  fflush(out);
+  return n < 0 ? (int)n : 0;
+}

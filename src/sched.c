@@ -1,0 +1,344 @@
+/*
+ * The scheduler: how a worker picks its next task, how tasks switch out
+ * (yield, park, exit) and how they are made runnable again.
+ *
+ * Each worker thread runs tt__worker_loop on its own thread stack (its "g0",
+ * as Go calls it). Tasks never switch directly to each other: a task switches
+ * to its worker's g0, which finishes what the task asked for (requeue it,
+ * release the lock of the wait list it parked on, free it) and then picks
+ * the next task. Doing that work on g0 is what makes parking race-free: by
+ * the time a waker can see a parked task, the task is off its stack.
+ *
+ * Picking order (find_runnable): every 61st round one task from the global
+ * queue (so it cannot starve), expired timers, the run-next slot, the local
+ * ring, the global queue, then stealing half of another worker's ring, and
+ * finally parking the thread (idle.c).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+#include "runq.h"
+#include "sanitizer.h"
+
+tt_runtime tt__rt;
+
+static __thread tt_worker *tls_worker;
+
+__attribute__((noinline)) tt_worker *tt__worker(void) {
+  /* The empty asm keeps the compiler from treating this as a pure function
+   * and reusing one thread's answer after a switch moved us elsewhere. */
+  __asm__ volatile("" ::: "memory");
+  return tls_worker;
+}
+
+void tt__set_worker(tt_worker *w) { tls_worker = w; }
+
+tt_task *tt__current(void) {
+  tt_worker *w = tt__worker();
+  return w ? w->current : NULL;
+}
+
+/* ---- Switching ---------------------------------------------------------- */
+
+static void switch_to_task(tt_worker *w, tt_task *t) {
+#ifdef TT_ASAN
+  char *lo = t->stack_lo;
+  __sanitizer_start_switch_fiber(&w->g0_asan_fake_stack, lo, (size_t)((char *)t - lo));
+#endif
+#ifdef TT_TSAN
+  __tsan_switch_to_fiber(t->tsan_fiber, 0);
+#endif
+  tt__ctx_jump(&w->g0, &t->ctx);
+#ifdef TT_ASAN
+  __sanitizer_finish_switch_fiber(w->g0_asan_fake_stack, NULL, NULL);
+#endif
+}
+
+/* Called on the task's stack. Returns on whatever worker resumes it. */
+static void switch_to_g0(tt_worker *w, tt_task *t, int after) {
+  tt__stack_check(t);
+  w->after = after;
+#ifdef TT_ASAN
+  __sanitizer_start_switch_fiber(after == TT_AFTER_EXIT ? NULL : &t->asan_fake_stack,
+                                 w->g0_stack_lo, w->g0_stack_size);
+#endif
+#ifdef TT_TSAN
+  __tsan_switch_to_fiber(w->tsan_g0, 0);
+#endif
+  tt__ctx_jump(&t->ctx, &w->g0);
+#ifdef TT_ASAN
+  __sanitizer_finish_switch_fiber(t->asan_fake_stack, NULL, NULL);
+#endif
+}
+
+/* ---- Global queue ------------------------------------------------------- */
+
+void tt__gq_put_batch(tt_task *first, tt_task *last, int64_t n) {
+  last->next = NULL;
+  tt_spin_lock(&tt__rt.gq_lock);
+  if (tt__rt.gq_tail)
+    tt__rt.gq_tail->next = first;
+  else
+    tt__rt.gq_head = first;
+  tt__rt.gq_tail = last;
+  atomic_fetch_add(&tt__rt.gq_size, n);
+  tt_spin_unlock(&tt__rt.gq_lock);
+}
+
+void tt__gq_put(tt_task *t) { tt__gq_put_batch(t, t, 1); }
+
+/* Take up to `max` tasks: return one, put the rest on w's ring. */
+static tt_task *gq_get(tt_worker *w, int64_t max) {
+  if (atomic_load_explicit(&tt__rt.gq_size, memory_order_relaxed) == 0)
+    return NULL;
+  tt_spin_lock(&tt__rt.gq_lock);
+  int64_t size = atomic_load_explicit(&tt__rt.gq_size, memory_order_relaxed);
+  int64_t n = size / tt__rt.nworkers + 1;
+  if (n > size)
+    n = size;
+  if (n > max)
+    n = max;
+  if (n > TT_RUNQ_SIZE / 2)
+    n = TT_RUNQ_SIZE / 2;
+  if (n == 0) {
+    tt_spin_unlock(&tt__rt.gq_lock);
+    return NULL;
+  }
+  tt_task *first = tt__rt.gq_head, *t = first;
+  for (int64_t i = 1; i < n; i++)
+    t = t->next;
+  tt__rt.gq_head = t->next;
+  if (!tt__rt.gq_head)
+    tt__rt.gq_tail = NULL;
+  atomic_fetch_sub(&tt__rt.gq_size, n);
+  tt_spin_unlock(&tt__rt.gq_lock);
+  t->next = NULL;
+  tt_task *ret = first;
+  for (t = first->next; t;) {
+    tt_task *nx = t->next;
+    if (!tt_runq_push(&w->runq, t)) { /* cannot happen: at most half a ring */
+      tt_task *last = t;
+      int64_t k = 1;
+      while (last->next) {
+        last = last->next;
+        k++;
+      }
+      tt__gq_put_batch(t, last, k);
+      break;
+    }
+    t = nx;
+  }
+  return ret;
+}
+
+/* ---- Local queue -------------------------------------------------------- */
+
+/* Owner only. A full ring sends half of itself plus t to the global queue. */
+static void runq_put(tt_worker *w, tt_task *t) {
+  while (!tt_runq_push(&w->runq, t)) {
+    tt_task *batch[TT_RUNQ_SIZE / 2 + 1];
+    uint32_t n = tt_runq_grab(&w->runq, batch);
+    if (n == 0)
+      continue;
+    for (uint32_t i = 0; i + 1 < n; i++)
+      batch[i]->next = batch[i + 1];
+    batch[n - 1]->next = t;
+    tt__gq_put_batch(batch[0], t, n + 1);
+    return;
+  }
+}
+
+static uint32_t fastrand(tt_worker *w) {
+  uint64_t x = w->rng;
+  x ^= x << 13;
+  x ^= x >> 7;
+  x ^= x << 17;
+  w->rng = x;
+  return (uint32_t)(x >> 16);
+}
+
+/* Steal half of a random victim's ring, trying every worker a few times;
+ * the run-next slot is taken only in the last round, so a worker about to
+ * run the task it just woke usually gets to. */
+static tt_task *steal(tt_worker *w) {
+  int n = tt__rt.nworkers;
+  tt_task *batch[TT_RUNQ_SIZE / 2 + 1];
+  for (int round = 0; round < 4; round++) {
+    uint32_t start = fastrand(w);
+    for (int i = 0; i < n; i++) {
+      tt_worker *v = tt__rt.workers[(start + (uint32_t)i) % (uint32_t)n];
+      if (v == w)
+        continue;
+      uint32_t got = tt_runq_grab(&v->runq, batch);
+      if (got) {
+        for (uint32_t k = 0; k + 1 < got; k++)
+          runq_put(w, batch[k]);
+        return batch[got - 1];
+      }
+      if (round == 3 && atomic_load_explicit(&v->runnext, memory_order_relaxed)) {
+        tt_task *t = atomic_exchange(&v->runnext, NULL);
+        if (t)
+          return t;
+      }
+    }
+  }
+  return NULL;
+}
+
+bool tt__work_visible(void) {
+  if (atomic_load(&tt__rt.gq_size) > 0)
+    return true;
+  for (int i = 0; i < tt__rt.nworkers; i++) {
+    tt_worker *v = tt__rt.workers[i];
+    if (tt_runq_len(&v->runq) || atomic_load(&v->runnext))
+      return true;
+  }
+  return tt__timers_earliest() <= tt_now();
+}
+
+static void stop_spinning(tt_worker *w) {
+  if (!w->spinning)
+    return;
+  w->spinning = false;
+  /* The last spinner to find work wakes another to look for more. */
+  if (atomic_fetch_sub(&tt__rt.nspinning, 1) == 1)
+    tt__wakep();
+}
+
+static tt_task *find_runnable(tt_worker *w) {
+  for (;;) {
+    if (atomic_load_explicit(&tt__rt.state, memory_order_acquire) != TT_RT_RUNNING)
+      return NULL;
+    w->tick++;
+    tt_task *t;
+    if (w->tick % 61 == 0 && (t = gq_get(w, 1)))
+      return t;
+    if ((w->tick & 7) == 0 && tt__timers_earliest() <= tt_now())
+      tt__timers_run(tt_now());
+    /* Run-next first, but not forever: two tasks waking each other would
+     * otherwise starve the rest of the ring. */
+    if (w->runnext_streak < 32 && (t = atomic_load_explicit(&w->runnext, memory_order_relaxed)) &&
+        (t = atomic_exchange(&w->runnext, NULL))) {
+      w->runnext_streak++;
+      return t;
+    }
+    w->runnext_streak = 0;
+    if ((t = tt_runq_pop(&w->runq)))
+      return t;
+    if ((t = atomic_exchange(&w->runnext, NULL)))
+      return t;
+    if ((t = gq_get(w, TT_RUNQ_SIZE / 2)))
+      return t;
+    if (tt__timers_earliest() <= tt_now() && tt__timers_run(tt_now()) > 0)
+      continue;
+    /* Spin (steal) only while fewer than half the busy workers do. */
+    int busy = tt__rt.nworkers - atomic_load(&tt__rt.nidle);
+    if (w->spinning || 2 * atomic_load(&tt__rt.nspinning) < busy) {
+      if (!w->spinning) {
+        w->spinning = true;
+        atomic_fetch_add(&tt__rt.nspinning, 1);
+      }
+      if ((t = steal(w)))
+        return t;
+    }
+    tt__idle_park(w);
+  }
+}
+
+static void run_task(tt_worker *w, tt_task *t) {
+  w->current = t;
+  atomic_store_explicit(&t->state, TT_ST_RUNNING, memory_order_relaxed);
+  atomic_store_explicit(&t->worker, w->id, memory_order_relaxed);
+  switch_to_task(w, t);
+  w->current = NULL;
+  switch (w->after) {
+  case TT_AFTER_YIELD:
+    atomic_store_explicit(&t->state, TT_ST_RUNNABLE, memory_order_relaxed);
+    runq_put(w, t);
+    break;
+  case TT_AFTER_PARK:
+    if (w->after_fn)
+      w->after_fn(w->after_arg);
+    break;
+  case TT_AFTER_EXIT:
+    tt__task_free(w, t);
+    break;
+  default:
+    tt__fatal("task %lld switched out without saying why", (long long)t->id);
+  }
+  w->after = TT_AFTER_NONE;
+}
+
+void tt__worker_loop(tt_worker *w) {
+  for (;;) {
+    tt_task *t = find_runnable(w);
+    if (!t)
+      return;
+    stop_spinning(w);
+    run_task(w, t);
+  }
+}
+
+/* ---- Entry points for tasks and primitives ------------------------------ */
+
+void tt__park(tt_wait_reason why, void *wait_obj, void (*unlock)(void *), void *arg) {
+  tt_worker *w = tt__worker();
+  tt_task *t = w->current;
+  t->wait_obj = wait_obj;
+  atomic_store_explicit(&t->wait_since, tt__ticks(), memory_order_relaxed);
+  atomic_store_explicit(&t->wait_reason, (uint8_t)why, memory_order_relaxed);
+  atomic_store_explicit(&t->state, TT_ST_WAITING, memory_order_relaxed);
+  w->after_fn = unlock;
+  w->after_arg = arg;
+  switch_to_g0(w, t, TT_AFTER_PARK);
+}
+
+void tt__spin_unlock_cb(void *lock) { tt_spin_unlock((tt_spinlock *)lock); }
+
+void tt__ready(tt_task *t) {
+  atomic_store_explicit(&t->wait_reason, TT_WAIT_NONE, memory_order_relaxed);
+  t->wait_obj = NULL;
+  atomic_store_explicit(&t->state, TT_ST_RUNNABLE, memory_order_release);
+  tt_worker *w = tt__worker();
+  if (!w) {
+    tt__gq_put(t);
+    tt__wakep();
+    return;
+  }
+  if (w->current) {
+    /* Woken by a running task: it runs next here, which is what makes
+     * ping-pong cheap. Another worker is woken only when a displaced task
+     * is waiting in the ring. */
+    tt_task *old = atomic_exchange(&w->runnext, t);
+    if (!old)
+      return;
+    t = old;
+  }
+  runq_put(w, t);
+  tt__wakep();
+}
+
+int tt_yield(void) {
+  tt_worker *w = tt__worker();
+  if (!w || !w->current)
+    return TT_ENOTASK;
+  switch_to_g0(w, w->current, TT_AFTER_YIELD);
+  return 0;
+}
+
+void tt__task_exit(void) {
+  tt_worker *w = tt__worker();
+  switch_to_g0(w, w->current, TT_AFTER_EXIT);
+  __builtin_unreachable();
+}
+
+int tt_worker_id(void) {
+  tt_worker *w = tt__worker();
+  return w ? w->id : -1;
+}
+
+int64_t tt_self(void) {
+  tt_task *t = tt__current();
+  return t ? t->id : 0;
+}

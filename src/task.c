@@ -1,0 +1,169 @@
+/*
+ * Task lifecycle: spawn, the entry trampoline, exit and freeing, ids, and the
+ * per-worker task lists that make every live task walkable.
+ *
+ * Bookkeeping is always on: the spawn site, entry name, parent and creation
+ * stamp are a handful of stores into the task record, which lives in the
+ * same cache lines as the top of the new stack.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+#include "sanitizer.h"
+
+#define ID_BATCH 64
+#define MIN_STACK (16u << 10)
+#define MAX_STACK (1u << 30)
+
+void tt__tasklist_init(tt_tasklist *l) {
+  atomic_store(&l->lock.locked, 0);
+  l->head.prev = l->head.next = &l->head;
+  l->head.is_cursor = true;
+  atomic_store(&l->count, 0);
+}
+
+static void list_insert_tail(tt_tasklist *l, tt_listnode *n) {
+  n->next = &l->head;
+  n->prev = l->head.prev;
+  l->head.prev->next = n;
+  l->head.prev = n;
+}
+
+static void list_unlink(tt_listnode *n) {
+  n->prev->next = n->next;
+  n->next->prev = n->prev;
+  n->prev = n->next = n;
+}
+
+static int64_t next_id(tt_worker *w) {
+  if (!w)
+    return atomic_fetch_add(&tt__rt.next_id, 1);
+  if (w->id_next == w->id_end) {
+    w->id_next = atomic_fetch_add(&tt__rt.next_id, ID_BATCH);
+    w->id_end = w->id_next + ID_BATCH;
+  }
+  return w->id_next++;
+}
+
+static void task_entry(void *arg) {
+#ifdef TT_ASAN
+  __sanitizer_finish_switch_fiber(NULL, NULL, NULL);
+#endif
+  tt_task *t = arg;
+  t->fn(t->arg);
+  if (t->exit_wg)
+    tt_wg_done(t->exit_wg);
+  tt__task_exit();
+}
+
+int64_t tt__spawn_internal(tt_fn fn, void *arg, const tt_spawn_opts *opts, const char *entry,
+                           const char *file, int line, const char *func, tt_wg *exit_wg) {
+  if (!fn)
+    return TT_EINVAL;
+  int st = atomic_load_explicit(&tt__rt.state, memory_order_acquire);
+  if (st != TT_RT_RUNNING)
+    return st == TT_RT_OFF ? TT_ENOTINIT : TT_ESHUTDOWN;
+  size_t size = tt__rt.stack_size;
+  if (opts && opts->stack_size) {
+    size_t page = tt__page_size();
+    if (opts->stack_size < MIN_STACK || opts->stack_size > MAX_STACK)
+      return TT_EINVAL;
+    size = (opts->stack_size + page - 1) & ~(page - 1);
+  }
+  tt_worker *w = tt__worker();
+  tt_task *t = tt__stack_alloc(w, size);
+  if (!t)
+    return TT_ENOMEM;
+  tt_task *parent = w ? w->current : NULL;
+  t->id = next_id(w);
+  t->parent_id = parent ? parent->id : 0;
+  t->fn = fn;
+  t->arg = arg;
+  t->entry = entry;
+  t->file = file;
+  t->line = line;
+  t->func = func;
+  t->created = tt__ticks();
+  t->exit_wg = exit_wg;
+  atomic_store_explicit(&t->worker, -1, memory_order_relaxed);
+  atomic_store_explicit(&t->state, TT_ST_RUNNABLE, memory_order_relaxed);
+  if (opts && opts->name)
+    strncpy(t->name, opts->name, sizeof t->name - 1);
+  tt__ctx_make(&t->ctx, (char *)t->canary + 16, (char *)t, task_entry, t);
+#ifdef TT_TSAN
+  t->tsan_fiber = __tsan_create_fiber(0);
+#endif
+  tt_tasklist *l = w ? &w->tasks : &tt__rt.foreign_tasks;
+  t->list = l;
+  tt_spin_lock(&l->lock);
+  list_insert_tail(l, &t->node);
+  atomic_fetch_add_explicit(&l->count, 1, memory_order_relaxed);
+  tt_spin_unlock(&l->lock);
+  int64_t id = t->id; /* t may run and exit on another worker right away */
+  tt__ready(t);
+  return id;
+}
+
+int64_t tt__spawn(tt_fn fn, void *arg, const tt_spawn_opts *opts, const char *entry,
+                  const char *file, int line, const char *func) {
+  return tt__spawn_internal(fn, arg, opts, entry, file, line, func, NULL);
+}
+
+/* On the scheduler stack of the worker that ran the exiting task. */
+void tt__task_free(tt_worker *w, tt_task *t) {
+  tt_tasklist *l = t->list;
+  tt_spin_lock(&l->lock);
+  list_unlink(&t->node);
+  atomic_fetch_sub_explicit(&l->count, 1, memory_order_relaxed);
+  tt_spin_unlock(&l->lock);
+#ifdef TT_TSAN
+  __tsan_destroy_fiber(t->tsan_fiber);
+#endif
+  tt__stack_free(w, t);
+}
+
+/* Shutdown: tasks that never finished are dropped without being resumed. */
+static void free_list(tt_tasklist *l) {
+  tt_listnode *n = l->head.next;
+  while (n != &l->head) {
+    tt_listnode *next = n->next;
+    if (!n->is_cursor) {
+      tt_task *t = (tt_task *)((char *)n - offsetof(tt_task, node));
+#ifdef TT_TSAN
+      __tsan_destroy_fiber(t->tsan_fiber);
+#endif
+      if (t->stack_kind == TT_STACK_DEDICATED)
+        tt__stack_free(NULL, t);
+    }
+    n = next;
+  }
+  tt__tasklist_init(l);
+}
+
+void tt__task_free_all(void) {
+  for (int i = 0; i < tt__rt.nworkers; i++)
+    free_list(&tt__rt.workers[i]->tasks);
+  free_list(&tt__rt.foreign_tasks);
+}
+
+int64_t tt_num_tasks(void) {
+  if (atomic_load(&tt__rt.state) == TT_RT_OFF)
+    return 0;
+  int64_t n = atomic_load_explicit(&tt__rt.foreign_tasks.count, memory_order_relaxed);
+  for (int i = 0; i < tt__rt.nworkers; i++)
+    n += atomic_load_explicit(&tt__rt.workers[i]->tasks.count, memory_order_relaxed);
+  return n;
+}
+
+int tt_set_name(const char *name) {
+  tt_task *t = tt__current();
+  if (!t)
+    return TT_ENOTASK;
+  tt_spin_lock(&t->list->lock);
+  memset(t->name, 0, sizeof t->name);
+  if (name)
+    strncpy(t->name, name, sizeof t->name - 1);
+  tt_spin_unlock(&t->list->lock);
+  return 0;
+}
