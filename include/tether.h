@@ -157,8 +157,8 @@ typedef struct tt_task_info {
   tt_task_state state;
   const char *state_name;  /* "runnable", "running", "waiting" */
   const char *wait_reason; /* Go's words: "sleep", "chan receive", ...; "" */
-  int64_t wait_since;      /* tt_now() when it parked; 0 unless waiting */
-  int64_t created;         /* tt_now() at spawn */
+  int64_t wait_since;      /* when it parked (tt_now() time base, kernel-tick resolution); 0 unless waiting */
+  int64_t created;         /* spawn time, same base and resolution */
   const char *entry;       /* entry function name as written at the spawn */
   const char *spawn_file;
   int spawn_line;

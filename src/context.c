@@ -13,18 +13,14 @@ void tt__ctx_make(tt_ctx *c, char *lo, char *hi, void (*entry)(void *), void *ar
   (void)lo;
   uintptr_t top = (uintptr_t)hi & ~(uintptr_t)15;
 #if defined(__x86_64__)
-  /* Popped by tt__ctx_switch, lowest address first: control words, r15,
-   * r14, r13 (entry), r12 (arg), rbx, rbp, return address. After `ret` the
-   * stack pointer is `top`, 16-byte aligned, as tt__ctx_start's call needs. */
-  uint64_t *sp = (uint64_t *)top - 8;
-  uint32_t mxcsr = 0x1F80;   /* all SSE exceptions masked, round to nearest */
-  uint16_t fpucw = 0x037F;   /* x87 default */
-  memset(sp, 0, 8 * sizeof(uint64_t));
-  memcpy(&sp[0], &mxcsr, sizeof mxcsr);
-  memcpy((char *)&sp[0] + 4, &fpucw, sizeof fpucw);
-  sp[3] = (uint64_t)(uintptr_t)entry;
-  sp[4] = (uint64_t)(uintptr_t)arg;
-  sp[7] = (uint64_t)(uintptr_t)tt__ctx_start;
+  /* Popped by tt__ctx_switch, lowest address first: r15, r14, r13 (entry),
+   * r12 (arg), rbx, rbp, then the return address. After `ret` the stack
+   * pointer is `top`, 16-byte aligned, as tt__ctx_start's call needs. */
+  uint64_t *sp = (uint64_t *)top - 7;
+  memset(sp, 0, 7 * sizeof(uint64_t));
+  sp[2] = (uint64_t)(uintptr_t)entry;
+  sp[3] = (uint64_t)(uintptr_t)arg;
+  sp[6] = (uint64_t)(uintptr_t)tt__ctx_start;
   c->sp = sp;
 #elif defined(__aarch64__)
   uint64_t *sp = (uint64_t *)(top - 160);

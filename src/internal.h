@@ -51,12 +51,8 @@ const char *tt__wait_reason_string(tt_wait_reason r);
 
 /* ---- Clock ----------------------------------------------------------- */
 
-/* A cheap raw timestamp for bookkeeping on hot paths (the CPU's invariant
- * counter where there is one), converted to tt_now() nanoseconds only when
- * somebody reads it. */
-uint64_t tt__ticks(void);
-int64_t tt__ticks_to_ns(uint64_t ticks);
-void tt__clock_init(void);
+/* CLOCK_MONOTONIC_COARSE in ns: cheap stamps for bookkeeping (clock.c). */
+int64_t tt__coarse_now(void);
 
 /* ---- Timers ----------------------------------------------------------- */
 
@@ -129,12 +125,12 @@ struct tt_task {
   _Atomic uint8_t wait_reason; /* tt_wait_reason */
   uint8_t stack_kind;          /* TT_STACK_POOLED or TT_STACK_DEDICATED */
   _Atomic int32_t worker;      /* last worker it ran on, -1 before */
-  _Atomic uint64_t wait_since; /* tt__ticks() at park */
-  uint64_t created;            /* tt__ticks() at spawn */
+  _Atomic int64_t wait_since;  /* tt__coarse_now() at park */
+  int64_t created;             /* tt__coarse_now() at spawn */
 
   char *stack_lo;    /* lowest address of the slot; its first page is the guard zone */
   size_t stack_size; /* whole slot */
-  uint64_t *canary;  /* lowest usable word of the stack */
+  uint64_t *canary;  /* lowest usable words of the stack, must stay zero */
 
   tt_wg *exit_wg; /* Done at exit (tt_wg_go) */
   tt_timer timer; /* used by sleep */
@@ -157,7 +153,7 @@ typedef struct tt_runq {
 /* ---- Workers ---------------------------------------------------------- */
 
 /* What a task asks its worker's scheduler to do once it is off its stack. */
-enum { TT_AFTER_NONE, TT_AFTER_YIELD, TT_AFTER_PARK, TT_AFTER_EXIT };
+enum { TT_AFTER_NONE, TT_AFTER_YIELD, TT_AFTER_PARK, TT_AFTER_EXIT, TT_AFTER_SPAWN };
 
 #define TT_STACK_CACHE 64
 
@@ -170,6 +166,7 @@ typedef struct tt_worker {
   uint32_t runnext_streak;
   uint64_t rng;
 
+  tt_task *handoff;           /* run this next, skipping the queues */
   int after;                  /* TT_AFTER_* from the task that switched out */
   void (*after_fn)(void *);   /* for TT_AFTER_PARK: release the wait lock */
   void *after_arg;
@@ -249,6 +246,8 @@ void tt__park(tt_wait_reason why, void *wait_obj, void (*unlock)(void *), void *
  * slot; from a scheduler or a plain thread, to a run queue. */
 void tt__ready(tt_task *t);
 void tt__spin_unlock_cb(void *lock); /* unlock callback for tt__park */
+/* Start a new task from a running one, child first (see sched.c). */
+void tt__run_child_first(tt_task *child);
 
 void tt__worker_loop(tt_worker *w);
 void tt__wakep(void);
@@ -275,7 +274,9 @@ void tt__stacks_destroy(void);
  * top; NULL when out of memory. */
 tt_task *tt__stack_alloc(tt_worker *w, size_t size);
 void tt__stack_free(tt_worker *w, tt_task *t);
-void tt__stack_check(tt_task *t); /* canary; aborts with a report */
+/* Canary and stack pointer (sp: any address in the caller's frame) check;
+ * aborts with a report naming the task. */
+void tt__stack_check(tt_task *t, void *sp);
 void tt__overflow_handler_install(void);
 void tt__overflow_handler_thread_init(tt_worker *w);
 void tt__overflow_handler_thread_fini(tt_worker *w);

@@ -43,22 +43,20 @@ static const char *state_name(tt_task_state s) {
 
 #define WALK_BATCH 64
 
-/* Under the list lock: copy what a visitor may read. Stamps stay raw ticks
- * here; converting them is done after the lock is dropped. */
-static void snapshot(const tt_task *t, tt_task_info *info, uint64_t *wait_ticks) {
+/* Under the list lock: copy what a visitor may read. */
+static void snapshot(const tt_task *t, tt_task_info *info) {
   memset(info, 0, sizeof *info);
   info->id = t->id;
   info->parent_id = t->parent_id;
   info->state = (tt_task_state)atomic_load_explicit(&t->state, memory_order_relaxed);
   info->state_name = state_name(info->state);
   info->wait_reason = "";
-  *wait_ticks = 0;
   if (info->state == TT_TASK_WAITING) {
     info->wait_reason = tt__wait_reason_string(
         (tt_wait_reason)atomic_load_explicit(&t->wait_reason, memory_order_relaxed));
-    *wait_ticks = atomic_load_explicit(&t->wait_since, memory_order_relaxed);
+    info->wait_since = atomic_load_explicit(&t->wait_since, memory_order_relaxed);
   }
-  info->created = (int64_t)t->created;
+  info->created = t->created;
   info->entry = t->entry;
   info->spawn_file = t->file;
   info->spawn_line = t->line;
@@ -71,7 +69,6 @@ static void snapshot(const tt_task *t, tt_task_info *info, uint64_t *wait_ticks)
 static int64_t walk_list(tt_tasklist *l, tt_task_visit_fn visit, void *arg, bool *stop) {
   tt_listnode cursor = {.prev = NULL, .next = NULL, .is_cursor = true};
   tt_task_info infos[WALK_BATCH];
-  uint64_t waits[WALK_BATCH];
   int64_t visited = 0;
 
   tt_spin_lock(&l->lock);
@@ -88,7 +85,7 @@ static int64_t walk_list(tt_tasklist *l, tt_task_visit_fn visit, void *arg, bool
     while (node != &l->head && n < WALK_BATCH) {
       if (!node->is_cursor) {
         const tt_task *t = (const tt_task *)((const char *)node - offsetof(tt_task, node));
-        snapshot(t, &infos[n], &waits[n]);
+        snapshot(t, &infos[n]);
         n++;
       }
       node = node->next;
@@ -104,8 +101,6 @@ static int64_t walk_list(tt_tasklist *l, tt_task_visit_fn visit, void *arg, bool
     tt_spin_unlock(&l->lock);
 
     for (int i = 0; i < n && !*stop; i++) {
-      infos[i].created = tt__ticks_to_ns((uint64_t)infos[i].created);
-      infos[i].wait_since = waits[i] ? tt__ticks_to_ns(waits[i]) : 0;
       visited++;
       if (visit(&infos[i], arg))
         *stop = true;
@@ -180,7 +175,7 @@ int tt_dump(FILE *out) {
     return TT_EINVAL;
   if (atomic_load(&tt__rt.state) == TT_RT_OFF)
     return TT_ENOTINIT;
-  dump_ctx d = {.out = out, .now = tt_now()};
+  dump_ctx d = {.out = out, .now = tt__coarse_now()};
   fprintf(out, "tether: %lld tasks on %d workers\n", (long long)tt_num_tasks(), tt__rt.nworkers);
   int64_t n = tt_tasks_foreach(dump_one, &d);
   fflush(out);

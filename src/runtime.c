@@ -144,7 +144,6 @@ int tt_init(const tt_config *cfg) {
     pthread_mutex_unlock(&lifecycle);
     return TT_EBUSY;
   }
-  tt__clock_init();
   tt__overflow_handler_install();
   tt__stacks_init(stack);
   tt__rt.stack_size = stack;

@@ -84,13 +84,15 @@ int64_t tt__spawn_internal(tt_fn fn, void *arg, const tt_spawn_opts *opts, const
   t->file = file;
   t->line = line;
   t->func = func;
-  t->created = tt__ticks();
+  t->created = tt__coarse_now();
   t->exit_wg = exit_wg;
   atomic_store_explicit(&t->worker, -1, memory_order_relaxed);
   atomic_store_explicit(&t->state, TT_ST_RUNNABLE, memory_order_relaxed);
-  if (opts && opts->name)
+  if (opts && opts->name) {
     strncpy(t->name, opts->name, sizeof t->name - 1);
-  tt__ctx_make(&t->ctx, (char *)t->canary + 16, (char *)t, task_entry, t);
+    t->name[sizeof t->name - 1] = '\0';
+  }
+  tt__ctx_make(&t->ctx, (char *)t->canary + 32, (char *)t, task_entry, t);
 #ifdef TT_TSAN
   t->tsan_fiber = __tsan_create_fiber(0);
 #endif
@@ -98,10 +100,15 @@ int64_t tt__spawn_internal(tt_fn fn, void *arg, const tt_spawn_opts *opts, const
   t->list = l;
   tt_spin_lock(&l->lock);
   list_insert_tail(l, &t->node);
-  atomic_fetch_add_explicit(&l->count, 1, memory_order_relaxed);
+  /* The count changes only under the lock; readers load it lock-free. */
+  atomic_store_explicit(&l->count, atomic_load_explicit(&l->count, memory_order_relaxed) + 1,
+                        memory_order_relaxed);
   tt_spin_unlock(&l->lock);
-  int64_t id = t->id; /* t may run and exit on another worker right away */
-  tt__ready(t);
+  int64_t id = t->id; /* t may run and exit before we look at it again */
+  if (parent)
+    tt__run_child_first(t);
+  else
+    tt__ready(t);
   return id;
 }
 
@@ -115,7 +122,8 @@ void tt__task_free(tt_worker *w, tt_task *t) {
   tt_tasklist *l = t->list;
   tt_spin_lock(&l->lock);
   list_unlink(&t->node);
-  atomic_fetch_sub_explicit(&l->count, 1, memory_order_relaxed);
+  atomic_store_explicit(&l->count, atomic_load_explicit(&l->count, memory_order_relaxed) - 1,
+                        memory_order_relaxed);
   tt_spin_unlock(&l->lock);
 #ifdef TT_TSAN
   __tsan_destroy_fiber(t->tsan_fiber);

@@ -1,7 +1,10 @@
 /*
  * Context switch for x86-64 (System V). tt__ctx_switch(void **save_sp,
- * void *load_sp) pushes the callee-saved registers and the x87/SSE control
- * words, stores the stack pointer, loads the other one and pops its state.
+ * void *load_sp) pushes the callee-saved registers, stores the stack
+ * pointer, loads the other one and pops its state. The MXCSR and x87
+ * control words are not switched (a save and restore costs more than the
+ * rest of the switch): rounding modes are per thread, not per task, as in
+ * Go.
  * A new context is a fake frame whose return address is tt__ctx_start,
  * with the entry function in r13 and its argument in r12.
  */
@@ -19,14 +22,8 @@ tt__ctx_switch:
   pushq %r13
   pushq %r14
   pushq %r15
-  subq $8, %rsp
-  stmxcsr (%rsp)
-  fnstcw 4(%rsp)
   movq %rsp, (%rdi)
   movq %rsi, %rsp
-  ldmxcsr (%rsp)
-  fldcw 4(%rsp)
-  addq $8, %rsp
   popq %r15
   popq %r14
   popq %r13
