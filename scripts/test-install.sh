@@ -1,0 +1,198 @@
+#!/usr/bin/env bash
+# Install test: install a built tree into a temporary prefix and build a small
+# consumer program against the installed copy, the two ways a user would:
+#
+#   1. pkg-config --cflags --libs tether      (shared libtether.so)
+#   2. CMake: find_package(tether CONFIG REQUIRED) + tether::tether (static),
+#      and tether::tether_shared
+#
+# then run each consumer and check its output.
+#
+#   scripts/test-install.sh [BUILD_DIR]      (default: build; configured and
+#                                             built here if it is not yet)
+#
+# Ends with "install test: N passed, M failed"; exits non-zero on any failure.
+# TT_KEEP_TMP=1 keeps the temporary directory for a look afterwards.
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+build=${1:-build}
+case "$build" in /*) ;; *) build="$root/$build" ;; esac
+
+if [ ! -f "$build/CMakeCache.txt" ]; then
+  cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo
+fi
+cmake --build "$build" --target tether tether_shared -j"$(nproc 2>/dev/null || echo 2)" >/dev/null
+
+version=$(sed -n 's/^CMAKE_PROJECT_VERSION:[A-Z]*=//p' "$build/CMakeCache.txt")
+major=${version%%.*}
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/tether-install-test.XXXXXX")
+if [ -n "${TT_KEEP_TMP:-}" ]; then
+  echo "install test: keeping $tmp"
+else
+  trap 'rm -rf "$tmp"' EXIT
+fi
+prefix="$tmp/prefix"
+log="$tmp/log"
+
+# Stay away from whatever the calling environment points at.
+unset PKG_CONFIG_PATH PKG_CONFIG_LIBDIR CMAKE_PREFIX_PATH LD_LIBRARY_PATH tether_DIR || true
+
+cmake --install "$build" --prefix "$prefix" >"$tmp/install.log"
+
+# ---- The consumer program -----------------------------------------------------
+
+mkdir -p "$tmp/src"
+cat >"$tmp/src/consumer.c" <<'EOF'
+/* Written by scripts/test-install.sh: builds against an installed tether. */
+#include <tether.h>
+
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+
+enum { NTASKS = 16 };
+
+static atomic_long sum;
+static atomic_int ran;
+static int failed = 1;
+
+static void add(void *arg) {
+  atomic_fetch_add(&sum, (long)(intptr_t)arg);
+  atomic_fetch_add(&ran, 1);
+}
+
+static void main_task(void *arg) {
+  (void)arg;
+  if (tt_self() <= 0) {
+    fprintf(stderr, "consumer: tt_self() = %lld inside a task\n", (long long)tt_self());
+    return;
+  }
+  tt_wg *wg = tt_wg_make();
+  if (wg == NULL) {
+    fprintf(stderr, "consumer: tt_wg_make failed\n");
+    return;
+  }
+  for (int i = 1; i <= NTASKS; i++) {
+    int64_t id = tt_wg_go(wg, add, (void *)(intptr_t)i);
+    if (id <= 0) {
+      fprintf(stderr, "consumer: tt_wg_go: %s\n", tt_strerror((int)id));
+      return;
+    }
+  }
+  int rc = tt_wg_wait(wg);
+  if (rc < 0) {
+    fprintf(stderr, "consumer: tt_wg_wait: %s\n", tt_strerror(rc));
+    return;
+  }
+  rc = tt_wg_free(wg);
+  if (rc < 0) {
+    fprintf(stderr, "consumer: tt_wg_free: %s\n", tt_strerror(rc));
+    return;
+  }
+  failed = 0;
+}
+
+int main(void) {
+  int rc = tt_main(main_task, NULL);
+  if (rc != 0) {
+    fprintf(stderr, "consumer: tt_main: %s\n", tt_strerror(rc));
+    return 2;
+  }
+  printf("tether %d.%d.%d: %d tasks, sum %ld\n", TETHER_VERSION_MAJOR, TETHER_VERSION_MINOR,
+         TETHER_VERSION_PATCH, atomic_load(&ran), atomic_load(&sum));
+  return failed;
+}
+EOF
+expected="tether $version: 16 tasks, sum 136"
+
+passed=0
+failed=0
+pass() { echo "install test: PASS $1"; passed=$((passed + 1)); }
+fail() {
+  echo "install test: FAIL $1" >&2
+  [ -s "$log" ] && sed 's/^/    /' "$log" >&2
+  failed=$((failed + 1))
+}
+
+check_output() { # check_output NAME CMD...: run CMD, compare stdout to $expected
+  local name=$1 out
+  shift
+  if ! out=$(timeout 60 "$@" 2>"$log"); then
+    echo "$name exited non-zero; stdout: $out" >>"$log"
+    return 1
+  fi
+  if [ "$out" != "$expected" ]; then
+    printf '%s printed:\n  %s\nexpected:\n  %s\n' "$name" "$out" "$expected" >>"$log"
+    return 1
+  fi
+}
+
+# ---- 1. pkg-config ---------------------------------------------------------------
+
+test_pkgconfig() {
+  export PKG_CONFIG_PATH
+  PKG_CONFIG_PATH=$(dirname "$(find "$prefix" -name tether.pc -print -quit)")
+  [ -f "$PKG_CONFIG_PATH/tether.pc" ] || { echo "no tether.pc under $prefix" >"$log"; return 1; }
+  local modversion cflags libs libdir
+  modversion=$(pkg-config --modversion tether 2>"$log") || return 1
+  [ "$modversion" = "$version" ] || { echo "pkg-config --modversion: $modversion, want $version" >"$log"; return 1; }
+  cflags=$(pkg-config --cflags tether 2>"$log") || return 1
+  libs=$(pkg-config --libs tether 2>"$log") || return 1
+  libdir=$(pkg-config --variable=libdir tether 2>"$log") || return 1
+  case " $libs " in *" -pthread "*) ;; *) echo "Libs lacks -pthread: $libs" >"$log"; return 1 ;; esac
+  # shellcheck disable=SC2086 # cflags and libs are lists of words
+  cc -std=c11 -Wall -Wextra -Werror -o "$tmp/consumer-pc" "$tmp/src/consumer.c" \
+    $cflags $libs >"$log" 2>&1 || return 1
+  # It must have linked the shared library (the soname), not a copy.
+  if ! readelf -d "$tmp/consumer-pc" | grep -q "NEEDED.*\[libtether\.so\.$major\]"; then
+    { echo "consumer-pc does not need libtether.so.$major:"; readelf -d "$tmp/consumer-pc"; } >"$log"
+    return 1
+  fi
+  LD_LIBRARY_PATH="$libdir" check_output consumer-pc "$tmp/consumer-pc"
+}
+
+# ---- 2. CMake package config ----------------------------------------------------
+
+test_cmake() {
+  mkdir -p "$tmp/cmake-src"
+  cp "$tmp/src/consumer.c" "$tmp/cmake-src/"
+  cat >"$tmp/cmake-src/CMakeLists.txt" <<EOF
+cmake_minimum_required(VERSION 3.16)
+project(tether_consumer LANGUAGES C)
+find_package(tether $version CONFIG REQUIRED)
+if(NOT tether_VERSION VERSION_EQUAL "$version")
+  message(FATAL_ERROR "found tether \${tether_VERSION}, want $version")
+endif()
+add_executable(consumer consumer.c)
+target_link_libraries(consumer PRIVATE tether::tether)
+add_executable(consumer_shared consumer.c)
+target_link_libraries(consumer_shared PRIVATE tether::tether_shared)
+foreach(t consumer consumer_shared)
+  set_target_properties(\${t} PROPERTIES C_STANDARD 11 C_STANDARD_REQUIRED ON)
+  target_compile_options(\${t} PRIVATE -Wall -Wextra -Werror)
+endforeach()
+EOF
+  cmake -S "$tmp/cmake-src" -B "$tmp/cmake-build" -DCMAKE_PREFIX_PATH="$prefix" \
+    -DCMAKE_FIND_USE_PACKAGE_REGISTRY=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo >"$log" 2>&1 || return 1
+  cmake --build "$tmp/cmake-build" >"$log" 2>&1 || return 1
+  # tether::tether is the static library: nothing of tether to load at run time.
+  if readelf -d "$tmp/cmake-build/consumer" | grep -q 'NEEDED.*libtether'; then
+    echo "consumer (tether::tether) links libtether.so, want the static library" >"$log"
+    return 1
+  fi
+  check_output consumer "$tmp/cmake-build/consumer" || return 1
+  # tether::tether_shared: CMake puts the imported library's directory in the
+  # build RPATH, so no LD_LIBRARY_PATH is needed.
+  check_output consumer_shared "$tmp/cmake-build/consumer_shared"
+}
+
+: >"$log"
+if test_pkgconfig; then pass "pkg-config (shared library)"; else fail "pkg-config (shared library)"; fi
+: >"$log"
+if test_cmake; then pass "CMake find_package (tether::tether, tether::tether_shared)"; else fail "CMake find_package (tether::tether, tether::tether_shared)"; fi
+
+echo "install test: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
