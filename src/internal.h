@@ -176,10 +176,6 @@ typedef struct tt_worker {
   tt_timer_heap timers;
   tt_tasklist tasks;
 
-  /* Ids are handed out in batches so spawning does not bounce a shared
-   * counter between cores. */
-  int64_t id_next, id_end;
-
   /* Pooled stacks ready for reuse by this worker's spawns. */
   char *stack_cache[TT_STACK_CACHE];
   int nstack_cache;
@@ -224,6 +220,7 @@ typedef struct tt_runtime {
   _Atomic int64_t poll_until;
 
   _Alignas(TT_CACHELINE) _Atomic int64_t next_id;
+  _Atomic uint64_t generation; /* bumped by every tt_init */
   tt_tasklist foreign_tasks; /* spawned from plain threads */
 } tt_runtime;
 

@@ -155,8 +155,9 @@ int tt_init(const tt_config *cfg) {
   atomic_store(&tt__rt.poll_until, INT64_MAX);
   if (atomic_load(&tt__rt.next_id) == 0)
     atomic_store(&tt__rt.next_id, 1); /* ids stay unique across restarts */
+  atomic_fetch_add(&tt__rt.generation, 1);
   tt__tasklist_init(&tt__rt.foreign_tasks);
-  tt__rt.workers = calloc((size_t)procs, sizeof *tt__rt.workers);
+  tt__rt.workers = calloc((size_t)procs, sizeof(tt_worker *));
   if (!tt__rt.workers)
     goto nomem;
   for (int i = 0; i < procs; i++) {

@@ -230,7 +230,7 @@ static tt_task *find_runnable(tt_worker *w) {
     }
     /* Run-next first, but not forever: two tasks waking each other would
      * otherwise starve the rest of the ring. */
-    if (w->runnext_streak < 32 && (t = atomic_load_explicit(&w->runnext, memory_order_relaxed)) &&
+    if (w->runnext_streak < 32 && atomic_load_explicit(&w->runnext, memory_order_relaxed) &&
         (t = atomic_exchange(&w->runnext, NULL))) {
       w->runnext_streak++;
       return t;

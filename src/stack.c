@@ -78,8 +78,13 @@ static long guard_budget(void) {
   long max_maps = 65530;
   FILE *f = fopen("/proc/sys/vm/max_map_count", "r");
   if (f) {
-    if (fscanf(f, "%ld", &max_maps) != 1)
-      max_maps = 65530;
+    char buf[32];
+    if (fgets(buf, sizeof buf, f)) {
+      char *end;
+      long v = strtol(buf, &end, 10);
+      if (end != buf && v > 0)
+        max_maps = v;
+    }
     fclose(f);
   }
   return max_maps / 4;

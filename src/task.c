@@ -12,7 +12,6 @@
 #include "internal.h"
 #include "sanitizer.h"
 
-#define ID_BATCH 64
 #define MIN_STACK (16u << 10)
 #define MAX_STACK (1u << 30)
 
@@ -34,16 +33,6 @@ static void list_unlink(tt_listnode *n) {
   n->prev->next = n->next;
   n->next->prev = n->prev;
   n->prev = n->next = n;
-}
-
-static int64_t next_id(tt_worker *w) {
-  if (!w)
-    return atomic_fetch_add(&tt__rt.next_id, 1);
-  if (w->id_next == w->id_end) {
-    w->id_next = atomic_fetch_add(&tt__rt.next_id, ID_BATCH);
-    w->id_end = w->id_next + ID_BATCH;
-  }
-  return w->id_next++;
 }
 
 static void task_entry(void *arg) {
@@ -76,7 +65,8 @@ int64_t tt__spawn_internal(tt_fn fn, void *arg, const tt_spawn_opts *opts, const
   if (!t)
     return TT_ENOMEM;
   tt_task *parent = w ? w->current : NULL;
-  t->id = next_id(w);
+  /* One shared counter, so ids grow in spawn order across workers. */
+  t->id = atomic_fetch_add_explicit(&tt__rt.next_id, 1, memory_order_relaxed);
   t->parent_id = parent ? parent->id : 0;
   t->fn = fn;
   t->arg = arg;

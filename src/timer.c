@@ -65,7 +65,7 @@ static void update_earliest(tt_timer_heap *h) {
 int tt__timer_add_locked(tt_timer_heap *h, tt_timer *t) {
   if (h->n == h->cap) {
     int32_t cap = h->cap ? h->cap * 2 : 64;
-    tt_timer **items = realloc(h->items, (size_t)cap * sizeof *items);
+    tt_timer **items = realloc(h->items, (size_t)cap * sizeof(tt_timer *));
     if (!items)
       return TT_ENOMEM;
     h->items = items;

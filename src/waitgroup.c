@@ -17,6 +17,7 @@ struct tt_wg {
   _Atomic int64_t count;
   tt_task *waiters;        /* parked tasks, linked through ->next */
   int64_t ntask_waiters;   /* under lock */
+  uint64_t waiters_gen;    /* runtime generation the waiting tasks belong to */
   int64_t nthread_waiters; /* under lock */
   _Atomic uint32_t seq;    /* bumped at each zero transition */
 };
@@ -30,7 +31,11 @@ int tt_wg_free(tt_wg *wg) {
   if (!wg)
     return TT_EINVAL;
   tt_spin_lock(&wg->lock);
-  bool busy = wg->ntask_waiters > 0 || wg->nthread_waiters > 0;
+  /* Tasks of a runtime that has since shut down will never wake: they do
+   * not keep the WaitGroup alive. */
+  bool live_tasks = wg->ntask_waiters > 0 && atomic_load(&tt__rt.state) != TT_RT_OFF &&
+                    wg->waiters_gen == atomic_load(&tt__rt.generation);
+  bool busy = live_tasks || wg->nthread_waiters > 0;
   tt_spin_unlock(&wg->lock);
   if (busy)
     return TT_EBUSY;
@@ -60,7 +65,7 @@ int tt_wg_add(tt_wg *wg, int64_t delta) {
   }
   atomic_fetch_add(&wg->count, delta);
   if (c + delta == 0) {
-    tt_task *t = wg->waiters;
+    tt_task *t = wg->waiters_gen == atomic_load(&tt__rt.generation) ? wg->waiters : NULL;
     wg->waiters = NULL;
     wg->ntask_waiters = 0;
     while (t) {
@@ -89,6 +94,12 @@ int tt_wg_wait(tt_wg *wg) {
   }
   tt_task *self = tt__current();
   if (self) {
+    uint64_t gen = atomic_load(&tt__rt.generation);
+    if (wg->waiters_gen != gen) { /* leftovers of a runtime that shut down */
+      wg->waiters = NULL;
+      wg->ntask_waiters = 0;
+      wg->waiters_gen = gen;
+    }
     self->next = wg->waiters;
     wg->waiters = self;
     wg->ntask_waiters++;
