@@ -143,6 +143,91 @@ int tt_wg_wait(tt_wg *wg);
 #define tt_wg_go(wg, fn, arg) \
   tt__wg_spawn((wg), (fn), (arg), NULL, #fn, __FILE__, __LINE__, __func__)
 
+/* ---- Channels ---------------------------------------------------------
+ *
+ * Go's channels. Elements are copied by value (elem_size bytes, up to 64 KiB;
+ * 0 makes a signal channel). Capacity 0 is a rendezvous: the value goes
+ * straight from the sender to a parked receiver.
+ *
+ * Handles are reference counted: tt_chan_make returns one reference,
+ * tt_chan_ref adds one, tt_chan_unref drops one. The channel lives while a
+ * reference or a blocked task needs it.
+ *
+ * Where Go panics, tether returns an error: send on a closed channel and
+ * close of a closed channel give TT_ECLOSED, close of a NULL channel gives
+ * TT_EINVAL. With TT_STRICT=1 in the environment those misuses abort with a
+ * message and the stacks involved instead, as Go's panics do.
+ *
+ * A NULL channel is Go's nil channel: sending to or receiving from it blocks
+ * the task forever (wait reasons "chan send (nil chan)" / "chan receive (nil
+ * chan)"), which leak detection reports. Blocking calls are task only
+ * (TT_ENOTASK elsewhere); the try-variants work from any thread.
+ */
+
+typedef struct tt_chan tt_chan;
+
+/* A new channel, or NULL when out of memory or elem_size > 65536. */
+#define tt_chan_make(elem_size, cap) tt__chan_make((elem_size), (cap), __FILE__, __LINE__)
+tt_chan *tt_chan_ref(tt_chan *c); /* returns c */
+/* Drop a reference; the last one frees the channel once no task waits on it.
+ * TT_EINVAL for NULL or a handle that is already freed (when detectable). */
+int tt_chan_unref(tt_chan *c);
+
+/* Send a copy of *elem. 0, or TT_ECLOSED (closed before or while waiting). */
+int tt_chan_send(tt_chan *c, const void *elem);
+/* Receive into *out (may be NULL to discard). 0 when a value was received;
+ * TT_ECLOSED when the channel is closed and drained (*out is zeroed): Go's
+ * "ok == false". */
+int tt_chan_recv(tt_chan *c, void *out);
+/* Non-blocking: TT_EAGAIN when the operation would block. */
+int tt_chan_try_send(tt_chan *c, const void *elem);
+int tt_chan_try_recv(tt_chan *c, void *out);
+/* Blocking with a deadline on the tt_now() clock: TT_ETIMEDOUT when it
+ * passes first. */
+int tt_chan_send_until(tt_chan *c, const void *elem, int64_t deadline);
+int tt_chan_recv_until(tt_chan *c, void *out, int64_t deadline);
+/* Close: receivers drain the buffer, then get TT_ECLOSED; blocked senders
+ * get TT_ECLOSED. TT_ECLOSED if already closed, TT_EINVAL for NULL. */
+#define tt_chan_close(c) tt__chan_close((c), __FILE__, __LINE__)
+size_t tt_chan_len(tt_chan *c);
+size_t tt_chan_cap(tt_chan *c);
+
+/* ---- Select -------------------------------------------------------------
+ *
+ * tt_select(cases, n, flags, deadline) waits until one case can proceed and
+ * performs it. Among ready cases one is chosen uniformly at random. Cases on
+ * NULL channels never proceed. Returns the index of the case performed, or:
+ * TT_EAGAIN with TT_SELECT_NONBLOCK when no case is ready (Go's default),
+ * TT_ETIMEDOUT when `deadline` (tt_now() clock; TT_NO_DEADLINE for none)
+ * passes first, TT_EINVAL for bad arguments. For the chosen case, `err` is 0
+ * or TT_ECLOSED: a receive from a closed channel (buffer zeroed, Go's
+ * ok == false) or a send to a closed channel (Go panics here; TT_STRICT=1
+ * aborts). n == 0 without a deadline or NONBLOCK blocks forever ("select (no
+ * cases)").
+ */
+
+enum { TT_SEND = 1, TT_RECV = 2 };
+enum { TT_SELECT_NONBLOCK = 1 };
+#define TT_NO_DEADLINE INT64_MAX
+
+typedef struct tt_case {
+  tt_chan *chan;
+  int dir;   /* TT_SEND or TT_RECV */
+  void *buf; /* value to send, or where to receive (may be NULL for receive) */
+  int err;   /* out: 0 or TT_ECLOSED for the chosen case */
+} tt_case;
+
+static inline tt_case tt_case_send(tt_chan *c, const void *elem) {
+  tt_case k = {c, TT_SEND, (void *)elem, 0};
+  return k;
+}
+static inline tt_case tt_case_recv(tt_chan *c, void *out) {
+  tt_case k = {c, TT_RECV, out, 0};
+  return k;
+}
+
+int tt_select(tt_case *cases, int n, int flags, int64_t deadline);
+
 /* ---- Looking at tasks ------------------------------------------------- */
 
 typedef enum tt_task_state {
@@ -182,6 +267,8 @@ int tt_dump(FILE *out);
 
 int64_t tt__spawn(tt_fn fn, void *arg, const tt_spawn_opts *opts, const char *entry,
                   const char *file, int line, const char *func);
+tt_chan *tt__chan_make(size_t elem_size, size_t cap, const char *file, int line);
+int tt__chan_close(tt_chan *c, const char *file, int line);
 int tt__main(tt_fn fn, void *arg, const char *entry, const char *file, int line,
              const char *func);
 int64_t tt__wg_spawn(tt_wg *wg, tt_fn fn, void *arg, const tt_spawn_opts *opts,

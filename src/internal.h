@@ -166,8 +166,8 @@ typedef struct tt_worker {
   uint32_t runnext_streak;
   uint64_t rng;
 
-  tt_task *handoff;           /* run this next, skipping the queues */
-  int after;                  /* TT_AFTER_* from the task that switched out */
+  int after;                  /* TT_AFTER_*: what the last switch left to do */
+  tt_task *prev;              /* ...and for which task */
   void (*after_fn)(void *);   /* for TT_AFTER_PARK: release the wait lock */
   void *after_arg;
 
@@ -221,6 +221,7 @@ typedef struct tt_runtime {
 
   _Alignas(TT_CACHELINE) _Atomic int64_t next_id;
   _Atomic uint64_t generation; /* bumped by every tt_init */
+  _Atomic int foreign_spawners;  /* plain threads inside tt_go right now */
   tt_tasklist foreign_tasks; /* spawned from plain threads */
 } tt_runtime;
 
@@ -245,6 +246,8 @@ void tt__ready(tt_task *t);
 void tt__spin_unlock_cb(void *lock); /* unlock callback for tt__park */
 /* Start a new task from a running one, child first (see sched.c). */
 void tt__run_child_first(tt_task *child);
+/* First call of every new task: completes the switch that started it. */
+void tt__task_landed(void);
 
 void tt__worker_loop(tt_worker *w);
 void tt__wakep(void);

@@ -5,6 +5,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -197,6 +198,8 @@ int tt_shutdown(void) {
     return TT_ENOTINIT;
   }
   atomic_store(&tt__rt.state, TT_RT_STOPPING);
+  while (atomic_load(&tt__rt.foreign_spawners) > 0)
+    sched_yield();
   tt__wake_all_idle();
   for (int i = 0; i < tt__rt.nworkers; i++)
     pthread_join(tt__rt.workers[i]->thread, NULL);

@@ -47,9 +47,67 @@ tt_task *tt__current(void) {
   return w ? w->current : NULL;
 }
 
-/* ---- Switching ---------------------------------------------------------- */
+/* ---- Switching ----------------------------------------------------------
+ *
+ * A switch leaves a note for whoever lands next (w->after, w->prev): the
+ * task that switched out still has to be requeued (yield), have its wait
+ * list unlocked (park), be freed (exit) or go to run-next (spawn), and all
+ * of that must wait until its stack is no longer in use. The landing side,
+ * a task or the scheduler, runs the note in after_switch().
+ */
 
+static void runq_put(tt_worker *w, tt_task *t);
+
+static void after_switch(tt_worker *w) {
+  tt_task *prev = w->prev;
+  int after = w->after;
+  w->after = TT_AFTER_NONE;
+  w->prev = NULL;
+  switch (after) {
+  case TT_AFTER_NONE:
+    break;
+  case TT_AFTER_YIELD:
+    atomic_store_explicit(&prev->state, TT_ST_RUNNABLE, memory_order_relaxed);
+    runq_put(w, prev);
+    break;
+  case TT_AFTER_PARK:
+    if (w->after_fn)
+      w->after_fn(w->after_arg);
+    break;
+  case TT_AFTER_EXIT:
+    tt__task_free(w, prev);
+    break;
+  case TT_AFTER_SPAWN: {
+    atomic_store_explicit(&prev->state, TT_ST_RUNNABLE, memory_order_relaxed);
+    tt_task *old = atomic_exchange(&w->runnext, prev);
+    if (old) {
+      runq_put(w, old);
+      tt__wakep();
+    }
+    break;
+  }
+  default:
+    tt__fatal("task %lld switched out without saying why", (long long)prev->id);
+  }
+}
+
+/* A task's first instructions: finish the switch that started it. */
+void tt__task_landed(void) {
+#ifdef TT_ASAN
+  __sanitizer_finish_switch_fiber(NULL, NULL, NULL);
+#endif
+  after_switch(tt__worker());
+}
+
+static void mark_running(tt_worker *w, tt_task *t) {
+  w->current = t;
+  atomic_store_explicit(&t->state, TT_ST_RUNNING, memory_order_relaxed);
+  atomic_store_explicit(&t->worker, w->id, memory_order_relaxed);
+}
+
+/* Scheduler -> task. Returns when some task switches back to the scheduler. */
 static void switch_to_task(tt_worker *w, tt_task *t) {
+  mark_running(w, t);
 #ifdef TT_ASAN
   char *lo = t->stack_lo;
   __sanitizer_start_switch_fiber(&w->g0_asan_fake_stack, lo, (size_t)((char *)t - lo));
@@ -61,23 +119,59 @@ static void switch_to_task(tt_worker *w, tt_task *t) {
 #ifdef TT_ASAN
   __sanitizer_finish_switch_fiber(w->g0_asan_fake_stack, NULL, NULL);
 #endif
+  after_switch(w);
 }
 
-/* Called on the task's stack. Returns on whatever worker resumes it. */
-static void switch_to_g0(tt_worker *w, tt_task *t, int after) {
-  tt__stack_check(t, __builtin_frame_address(0));
+/* A successor a task can switch to directly, without a trip through the
+ * scheduler: run-next, then the local ring. Every 8th round it declines, so
+ * the scheduler still looks at timers and the global queue regularly. */
+static tt_task *quick_pick(tt_worker *w) {
+  if ((++w->tick & 7) == 0)
+    return NULL;
+  tt_task *t;
+  if (w->runnext_streak < 32 && atomic_load_explicit(&w->runnext, memory_order_relaxed) &&
+      (t = atomic_exchange(&w->runnext, NULL))) {
+    w->runnext_streak++;
+    return t;
+  }
+  w->runnext_streak = 0;
+  return tt_runq_pop(&w->runq);
+}
+
+/* Task -> next task (or the scheduler when there is none). Called on the
+ * task's stack; returns on whatever worker resumes it. */
+static void switch_out(tt_worker *w, tt_task *self, int after, tt_task *next) {
+  tt__stack_check(self, __builtin_frame_address(0));
   w->after = after;
+  w->prev = self;
+  if (!next)
+    next = quick_pick(w);
+  if (next) {
+    mark_running(w, next);
 #ifdef TT_ASAN
-  __sanitizer_start_switch_fiber(after == TT_AFTER_EXIT ? NULL : &t->asan_fake_stack,
-                                 w->g0_stack_lo, w->g0_stack_size);
+    char *lo = next->stack_lo;
+    __sanitizer_start_switch_fiber(after == TT_AFTER_EXIT ? NULL : &self->asan_fake_stack, lo,
+                                   (size_t)((char *)next - lo));
 #endif
 #ifdef TT_TSAN
-  __tsan_switch_to_fiber(w->tsan_g0, 0);
+    __tsan_switch_to_fiber(next->tsan_fiber, 0);
 #endif
-  tt__ctx_jump(&t->ctx, &w->g0);
+    tt__ctx_jump(&self->ctx, &next->ctx);
+  } else {
+    w->current = NULL;
 #ifdef TT_ASAN
-  __sanitizer_finish_switch_fiber(t->asan_fake_stack, NULL, NULL);
+    __sanitizer_start_switch_fiber(after == TT_AFTER_EXIT ? NULL : &self->asan_fake_stack,
+                                   w->g0_stack_lo, w->g0_stack_size);
 #endif
+#ifdef TT_TSAN
+    __tsan_switch_to_fiber(w->tsan_g0, 0);
+#endif
+    tt__ctx_jump(&self->ctx, &w->g0);
+  }
+#ifdef TT_ASAN
+  __sanitizer_finish_switch_fiber(self->asan_fake_stack, NULL, NULL);
+#endif
+  after_switch(tt__worker());
 }
 
 /* ---- Global queue ------------------------------------------------------- */
@@ -223,11 +317,11 @@ static tt_task *find_runnable(tt_worker *w) {
     tt_task *t;
     if (w->tick % 61 == 0 && (t = gq_get(w, 1)))
       return t;
-    if ((w->tick & 7) == 0) {
-      int64_t due = tt__timers_earliest();
-      if (due != INT64_MAX && due <= tt_now())
-        tt__timers_run(tt_now());
-    }
+    /* The scheduler is entered at least every 8th switch (quick_pick
+     * declines then), so this is where running workers fire timers. */
+    int64_t due = tt__timers_earliest();
+    if (due != INT64_MAX && due <= tt_now())
+      tt__timers_run(tt_now());
     /* Run-next first, but not forever: two tasks waking each other would
      * otherwise starve the rest of the ring. */
     if (w->runnext_streak < 32 && atomic_load_explicit(&w->runnext, memory_order_relaxed) &&
@@ -242,7 +336,7 @@ static tt_task *find_runnable(tt_worker *w) {
       return t;
     if ((t = gq_get(w, TT_RUNQ_SIZE / 2)))
       return t;
-    int64_t due = tt__timers_earliest();
+    due = tt__timers_earliest();
     if (due != INT64_MAX && due <= tt_now() && tt__timers_run(tt_now()) > 0)
       continue;
     /* Spin (steal) only while fewer than half the busy workers do. */
@@ -259,52 +353,13 @@ static tt_task *find_runnable(tt_worker *w) {
   }
 }
 
-static void run_task(tt_worker *w, tt_task *t) {
-  w->current = t;
-  atomic_store_explicit(&t->state, TT_ST_RUNNING, memory_order_relaxed);
-  atomic_store_explicit(&t->worker, w->id, memory_order_relaxed);
-  switch_to_task(w, t);
-  w->current = NULL;
-  switch (w->after) {
-  case TT_AFTER_YIELD:
-    atomic_store_explicit(&t->state, TT_ST_RUNNABLE, memory_order_relaxed);
-    runq_put(w, t);
-    break;
-  case TT_AFTER_PARK:
-    if (w->after_fn)
-      w->after_fn(w->after_arg);
-    break;
-  case TT_AFTER_EXIT:
-    tt__task_free(w, t);
-    break;
-  case TT_AFTER_SPAWN: {
-    atomic_store_explicit(&t->state, TT_ST_RUNNABLE, memory_order_relaxed);
-    tt_task *old = atomic_exchange(&w->runnext, t);
-    if (old) {
-      runq_put(w, old);
-      tt__wakep();
-    }
-    w->handoff = (tt_task *)w->after_arg;
-    break;
-  }
-  default:
-    tt__fatal("task %lld switched out without saying why", (long long)t->id);
-  }
-  w->after = TT_AFTER_NONE;
-}
-
 void tt__worker_loop(tt_worker *w) {
   for (;;) {
-    tt_task *t = w->handoff;
-    if (t) {
-      w->handoff = NULL;
-    } else {
-      t = find_runnable(w);
-      if (!t)
-        return;
-      stop_spinning(w);
-    }
-    run_task(w, t);
+    tt_task *t = find_runnable(w);
+    if (!t)
+      return;
+    stop_spinning(w);
+    switch_to_task(w, t);
   }
 }
 
@@ -319,7 +374,7 @@ void tt__park(tt_wait_reason why, void *wait_obj, void (*unlock)(void *), void *
   atomic_store_explicit(&t->state, TT_ST_WAITING, memory_order_relaxed);
   w->after_fn = unlock;
   w->after_arg = arg;
-  switch_to_g0(w, t, TT_AFTER_PARK);
+  switch_out(w, t, TT_AFTER_PARK, NULL);
 }
 
 void tt__spin_unlock_cb(void *lock) { tt_spin_unlock((tt_spinlock *)lock); }
@@ -334,36 +389,34 @@ void tt__ready(tt_task *t) {
     tt__wakep();
     return;
   }
-  if (w->current) {
-    /* Woken by a running task: it runs next here, which is what makes
-     * ping-pong cheap. Another worker is woken only when a displaced task
-     * is waiting in the ring. */
-    tt_task *old = atomic_exchange(&w->runnext, t);
-    if (!old)
-      return;
-    t = old;
-  }
+  /* Woken on a worker (by a running task, or by a timer the scheduler
+   * fired): it runs next here. This is what makes ping-pong cheap and what
+   * lets a timed-out task jump a long queue, as in Go. Another worker is
+   * woken only when a displaced task is waiting in the ring. */
+  tt_task *old = atomic_exchange(&w->runnext, t);
+  if (!old)
+    return;
+  t = old;
   runq_put(w, t);
   tt__wakep();
 }
 
 void tt__run_child_first(tt_task *child) {
   tt_worker *w = tt__worker();
-  w->after_arg = child;
-  switch_to_g0(w, w->current, TT_AFTER_SPAWN);
+  switch_out(w, w->current, TT_AFTER_SPAWN, child);
 }
 
 int tt_yield(void) {
   tt_worker *w = tt__worker();
   if (!w || !w->current)
     return TT_ENOTASK;
-  switch_to_g0(w, w->current, TT_AFTER_YIELD);
+  switch_out(w, w->current, TT_AFTER_YIELD, NULL);
   return 0;
 }
 
 void tt__task_exit(void) {
   tt_worker *w = tt__worker();
-  switch_to_g0(w, w->current, TT_AFTER_EXIT);
+  switch_out(w, w->current, TT_AFTER_EXIT, NULL);
   __builtin_unreachable();
 }
 

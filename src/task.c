@@ -36,9 +36,7 @@ static void list_unlink(tt_listnode *n) {
 }
 
 static void task_entry(void *arg) {
-#ifdef TT_ASAN
-  __sanitizer_finish_switch_fiber(NULL, NULL, NULL);
-#endif
+  tt__task_landed();
   tt_task *t = arg;
   t->fn(t->arg);
   if (t->exit_wg)
@@ -46,11 +44,30 @@ static void task_entry(void *arg) {
   tt__task_exit();
 }
 
+static int64_t spawn(tt_worker *w, tt_fn fn, void *arg, const tt_spawn_opts *opts,
+                     const char *entry, const char *file, int line, const char *func,
+                     tt_wg *exit_wg);
+
 int64_t tt__spawn_internal(tt_fn fn, void *arg, const tt_spawn_opts *opts, const char *entry,
                            const char *file, int line, const char *func, tt_wg *exit_wg) {
   if (!fn)
     return TT_EINVAL;
-  int st = atomic_load_explicit(&tt__rt.state, memory_order_acquire);
+  tt_worker *w = tt__worker();
+  /* A plain thread may spawn while another calls tt_shutdown: announce
+   * ourselves before looking at the state, and shutdown waits for us
+   * (runtime.c). Workers need no such gate: they are joined first. */
+  if (!w)
+    atomic_fetch_add(&tt__rt.foreign_spawners, 1);
+  int64_t rc = spawn(w, fn, arg, opts, entry, file, line, func, exit_wg);
+  if (!w)
+    atomic_fetch_sub(&tt__rt.foreign_spawners, 1);
+  return rc;
+}
+
+static int64_t spawn(tt_worker *w, tt_fn fn, void *arg, const tt_spawn_opts *opts,
+                     const char *entry, const char *file, int line, const char *func,
+                     tt_wg *exit_wg) {
+  int st = atomic_load(&tt__rt.state);
   if (st != TT_RT_RUNNING)
     return st == TT_RT_OFF ? TT_ENOTINIT : TT_ESHUTDOWN;
   size_t size = tt__rt.stack_size;
@@ -60,7 +77,6 @@ int64_t tt__spawn_internal(tt_fn fn, void *arg, const tt_spawn_opts *opts, const
       return TT_EINVAL;
     size = (opts->stack_size + page - 1) & ~(page - 1);
   }
-  tt_worker *w = tt__worker();
   tt_task *t = tt__stack_alloc(w, size);
   if (!t)
     return TT_ENOMEM;

@@ -1,0 +1,446 @@
+/*
+ * Channels: Go's semantics, one spinlock per channel.
+ *
+ * Send, in order: closed -> error; a receiver is parked -> copy the value
+ * straight into its destination and make it runnable (run-next, so an
+ * unbuffered ping-pong stays on one worker); room in the ring buffer -> copy
+ * it in; otherwise park on the send queue. Receive mirrors it; a receiver
+ * that finds a parked sender with a full buffer takes the head of the buffer
+ * and moves the sender's value to the tail, preserving FIFO order.
+ *
+ * A parked operation's waiter lives on the task's stack (see chan.h). The
+ * channel stays locked until the task is off its stack: the park callback
+ * releases it.
+ */
+#include <execinfo.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "chan.h"
+
+#define MAX_ELEM (64u << 10)
+
+/* ---- Wait queues -------------------------------------------------------- */
+
+void tt__waitq_push(tt_waitq *q, tt_waiter *w) {
+  w->next = NULL;
+  w->prev = q->last;
+  if (q->last)
+    q->last->next = w;
+  else
+    q->first = w;
+  q->last = w;
+  w->queued = true;
+}
+
+void tt__waitq_unlink(tt_waitq *q, tt_waiter *w) {
+  if (!w->queued)
+    return;
+  if (w->prev)
+    w->prev->next = w->next;
+  else
+    q->first = w->next;
+  if (w->next)
+    w->next->prev = w->prev;
+  else
+    q->last = w->prev;
+  w->next = w->prev = NULL;
+  w->queued = false;
+}
+
+tt_waiter *tt__waitq_claim(tt_waitq *q) {
+  tt_waiter *w;
+  while ((w = q->first)) {
+    tt__waitq_unlink(q, w);
+    int expect = 0;
+    if (atomic_compare_exchange_strong(&w->op->done, &expect, 1)) {
+      w->op->fired = w->case_index;
+      return w;
+    }
+    /* Its operation already completed elsewhere; its owner is on the way
+     * to remove the rest of its waiters. */
+  }
+  return NULL;
+}
+
+/* ---- Strict mode and misuse reports ------------------------------------- */
+
+bool tt__strict(void) {
+  static _Atomic int cached = -1;
+  int v = atomic_load_explicit(&cached, memory_order_relaxed);
+  if (v < 0) {
+    const char *e = getenv("TT_STRICT");
+    v = e && *e && strcmp(e, "0") != 0;
+    atomic_store_explicit(&cached, v, memory_order_relaxed);
+  }
+  return v;
+}
+
+int tt__chan_misuse(tt_chan *c, const char *what, int code) {
+  if (!tt__strict())
+    return code;
+  fprintf(stderr, "tether: panic: %s", what);
+  if (c)
+    fprintf(stderr, " (channel %p made at %s:%d)", (void *)c, c->file, c->line);
+  tt_task *t = tt__current();
+  if (t)
+    fprintf(stderr, "\nin task %lld (entry %s, spawned at %s:%d)", (long long)t->id, t->entry,
+            t->file, t->line);
+  fputs("\n\nstack of the offending call:\n", stderr);
+  void *pcs[48];
+  int n = backtrace(pcs, 48);
+  backtrace_symbols_fd(pcs, n, STDERR_FILENO);
+  if (c && c->close_file) {
+    fprintf(stderr, "\nthe channel was closed at %s:%d by task %lld; stack of the close:\n",
+            c->close_file, c->close_line, (long long)c->close_task);
+    if (c->close_stack)
+      backtrace_symbols_fd(c->close_stack, c->close_depth, STDERR_FILENO);
+  }
+  abort();
+}
+
+/* ---- Make, ref, free ----------------------------------------------------- */
+
+tt_chan *tt__chan_make(size_t elem_size, size_t cap, const char *file, int line) {
+  if (elem_size > MAX_ELEM || (elem_size && cap > SIZE_MAX / elem_size))
+    return NULL;
+  tt_chan *c = calloc(1, sizeof *c);
+  if (!c)
+    return NULL;
+  if (elem_size && cap) {
+    c->buf = malloc(elem_size * cap);
+    if (!c->buf) {
+      free(c);
+      return NULL;
+    }
+  }
+  c->magic = TT_CHAN_MAGIC;
+  c->elem_size = elem_size;
+  c->cap = cap;
+  c->file = file;
+  c->line = line;
+  atomic_store_explicit(&c->refs, 1, memory_order_relaxed);
+  return c;
+}
+
+static bool chan_ok(tt_chan *c) { return c && c->magic == TT_CHAN_MAGIC; }
+
+tt_chan *tt_chan_ref(tt_chan *c) {
+  if (chan_ok(c))
+    atomic_fetch_add_explicit(&c->refs, 1, memory_order_relaxed);
+  return c;
+}
+
+void tt__chan_free(tt_chan *c) {
+  c->magic = TT_CHAN_DEAD;
+  free(c->buf);
+  free(c->close_stack);
+  free(c);
+}
+
+bool tt__chan_should_free_locked(tt_chan *c) {
+  return c->orphaned && !c->recvq.first && !c->sendq.first;
+}
+
+int tt_chan_unref(tt_chan *c) {
+  if (!chan_ok(c))
+    return TT_EINVAL;
+  if (atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel) != 1)
+    return 0;
+  tt_spin_lock(&c->lock);
+  c->orphaned = true;
+  bool now = tt__chan_should_free_locked(c);
+  tt_spin_unlock(&c->lock);
+  /* With tasks still queued, the last of them to leave frees it (select.c
+   * and the deadline path below); until then they wait on a channel nobody
+   * can reach. */
+  if (now)
+    tt__chan_free(c);
+  return 0;
+}
+
+/* ---- Moving values (c locked) -------------------------------------------- */
+
+void tt__chan_send_to_receiver(tt_chan *c, tt_waiter *r, const void *elem) {
+  (void)c;
+  tt__elem_copy(r->elem, elem, c->elem_size);
+  r->success = true;
+}
+
+void tt__chan_buf_put(tt_chan *c, const void *elem) {
+  tt__elem_copy(tt__chan_slot(c, c->sendx), elem, c->elem_size);
+  if (++c->sendx == c->cap)
+    c->sendx = 0;
+  c->count++;
+}
+
+void tt__chan_buf_take(tt_chan *c, void *out) {
+  tt__elem_copy(out, tt__chan_slot(c, c->recvx), c->elem_size);
+  if (++c->recvx == c->cap)
+    c->recvx = 0;
+  c->count--;
+}
+
+void tt__chan_recv_from_sender(tt_chan *c, tt_waiter *s, void *out) {
+  if (c->cap == 0) {
+    tt__elem_copy(out, s->elem, c->elem_size);
+  } else {
+    /* Full buffer: the receiver takes the head, the sender's value goes to
+     * the tail (the slot just freed). */
+    tt__elem_copy(out, tt__chan_slot(c, c->recvx), c->elem_size);
+    tt__elem_copy(tt__chan_slot(c, c->recvx), s->elem, c->elem_size);
+    if (++c->recvx == c->cap)
+      c->recvx = 0;
+    c->sendx = c->recvx;
+  }
+  s->success = true;
+}
+
+/* ---- Deadline timers ------------------------------------------------------ */
+
+static void op_timer_fire(tt_timer *tm) {
+  tt_opstate *op = tm->arg;
+  tt_task *t = op->task;
+  int expect = 0;
+  bool won = atomic_compare_exchange_strong(&op->done, &expect, 1);
+  if (won)
+    op->fired = -1;
+  /* Last touch of op: once DONE is visible its owner may return. */
+  atomic_store_explicit(&op->timer_state, TT_TIMER_DONE, memory_order_release);
+  if (won)
+    tt__ready(t);
+}
+
+void tt__op_timer_arm(tt_opstate *op, int64_t deadline) {
+  tt_worker *w = tt__worker();
+  tt_timer *tm = &op->task->timer;
+  tm->when = deadline;
+  tm->fire = op_timer_fire;
+  tm->arg = op;
+  atomic_store_explicit(&op->timer_state, TT_TIMER_ARMED, memory_order_relaxed);
+  tt_spin_lock(&w->timers.lock);
+  int rc = tt__timer_add_locked(&w->timers, tm);
+  tt_spin_unlock(&w->timers.lock);
+  if (rc < 0) {
+    /* No memory for the heap: time the operation out now rather than let
+     * it wait past its deadline. */
+    op_timer_fire(tm);
+    return;
+  }
+  tt__kick_poller(deadline);
+}
+
+void tt__op_timer_disarm(tt_opstate *op) {
+  if (atomic_load_explicit(&op->timer_state, memory_order_acquire) == TT_TIMER_UNUSED)
+    return;
+  if (tt__timer_del(&op->task->timer))
+    return;
+  /* Already taken off the heap by a worker that is firing it: wait for the
+   * callback to finish with our stack-allocated state. It is a handful of
+   * instructions. */
+  while (atomic_load_explicit(&op->timer_state, memory_order_acquire) != TT_TIMER_DONE)
+    tt__cpu_relax();
+}
+
+/* ---- Send and receive ----------------------------------------------------- */
+
+typedef struct park1 {
+  tt_chan *c;
+  tt_opstate *op;
+  int64_t deadline;
+} park1;
+
+static void park1_commit(void *arg) {
+  park1 *p = arg;
+  if (p->deadline != TT_NO_DEADLINE)
+    tt__op_timer_arm(p->op, p->deadline);
+  tt_spin_unlock(&p->c->lock);
+}
+
+/* Park on a nil channel: forever, or until the deadline. */
+static int block_nil(tt_wait_reason why, int64_t deadline) {
+  if (deadline == TT_NO_DEADLINE) {
+    tt__park(why, NULL, NULL, NULL);
+    tt__fatal("a task blocked on a nil channel was resumed");
+  }
+  int64_t d = deadline - tt_now();
+  if (d > 0)
+    tt_sleep(d);
+  return TT_ETIMEDOUT;
+}
+
+/* After a wake-up of a single-channel operation. */
+static int finish_wait(tt_chan *c, tt_waitq *q, tt_waiter *w, tt_opstate *op) {
+  tt__op_timer_disarm(op);
+  if (op->fired >= 0)
+    return w->success ? 0 : TT_ECLOSED;
+  /* Timed out: our waiter may still be queued. */
+  tt_spin_lock(&c->lock);
+  tt__waitq_unlink(q, w);
+  bool free_it = tt__chan_should_free_locked(c);
+  tt_spin_unlock(&c->lock);
+  if (free_it)
+    tt__chan_free(c);
+  return TT_ETIMEDOUT;
+}
+
+static int chan_send(tt_chan *c, const void *elem, int64_t deadline, bool block) {
+  tt_task *self = NULL;
+  if (block && !(self = tt__current()))
+    return TT_ENOTASK;
+  if (!c) {
+    if (!block)
+      return TT_EAGAIN;
+    return block_nil(TT_WAIT_CHAN_SEND_NIL, deadline);
+  }
+  if (!chan_ok(c))
+    return TT_EINVAL;
+  tt_spin_lock(&c->lock);
+  if (c->closed) {
+    tt_spin_unlock(&c->lock);
+    return tt__chan_misuse(c, "send on closed channel", TT_ECLOSED);
+  }
+  tt_waiter *r = tt__waitq_claim(&c->recvq);
+  if (r) {
+    tt__chan_send_to_receiver(c, r, elem);
+    tt_task *t = r->op->task;
+    tt_spin_unlock(&c->lock);
+    tt__ready(t);
+    return 0;
+  }
+  if (c->count < c->cap) {
+    tt__chan_buf_put(c, elem);
+    tt_spin_unlock(&c->lock);
+    return 0;
+  }
+  if (!block) {
+    tt_spin_unlock(&c->lock);
+    return TT_EAGAIN;
+  }
+  if (deadline != TT_NO_DEADLINE && deadline <= tt_now()) {
+    tt_spin_unlock(&c->lock);
+    return TT_ETIMEDOUT;
+  }
+  tt_opstate op = {.done = 0, .fired = -2, .timer_state = TT_TIMER_UNUSED, .task = self};
+  tt_waiter w = {.chan = c, .op = &op, .elem = (void *)elem, .case_index = 0};
+  tt__waitq_push(&c->sendq, &w);
+  park1 p = {c, &op, deadline};
+  tt__park(TT_WAIT_CHAN_SEND, c, park1_commit, &p);
+  int rc = finish_wait(c, &c->sendq, &w, &op);
+  if (rc == TT_ECLOSED)
+    return tt__chan_misuse(c, "send on closed channel", TT_ECLOSED);
+  return rc;
+}
+
+static int chan_recv(tt_chan *c, void *out, int64_t deadline, bool block) {
+  tt_task *self = NULL;
+  if (block && !(self = tt__current()))
+    return TT_ENOTASK;
+  if (!c) {
+    if (!block)
+      return TT_EAGAIN;
+    return block_nil(TT_WAIT_CHAN_RECV_NIL, deadline);
+  }
+  if (!chan_ok(c))
+    return TT_EINVAL;
+  tt_spin_lock(&c->lock);
+  tt_waiter *s = tt__waitq_claim(&c->sendq);
+  if (s) {
+    tt__chan_recv_from_sender(c, s, out);
+    tt_task *t = s->op->task;
+    tt_spin_unlock(&c->lock);
+    tt__ready(t);
+    return 0;
+  }
+  if (c->count > 0) {
+    tt__chan_buf_take(c, out);
+    tt_spin_unlock(&c->lock);
+    return 0;
+  }
+  if (c->closed) {
+    tt_spin_unlock(&c->lock);
+    tt__elem_zero(out, c->elem_size);
+    return TT_ECLOSED;
+  }
+  if (!block) {
+    tt_spin_unlock(&c->lock);
+    return TT_EAGAIN;
+  }
+  if (deadline != TT_NO_DEADLINE && deadline <= tt_now()) {
+    tt_spin_unlock(&c->lock);
+    return TT_ETIMEDOUT;
+  }
+  tt_opstate op = {.done = 0, .fired = -2, .timer_state = TT_TIMER_UNUSED, .task = self};
+  tt_waiter w = {.chan = c, .op = &op, .elem = out, .case_index = 0};
+  tt__waitq_push(&c->recvq, &w);
+  park1 p = {c, &op, deadline};
+  tt__park(TT_WAIT_CHAN_RECV, c, park1_commit, &p);
+  return finish_wait(c, &c->recvq, &w, &op);
+}
+
+int tt_chan_send(tt_chan *c, const void *elem) { return chan_send(c, elem, TT_NO_DEADLINE, true); }
+int tt_chan_recv(tt_chan *c, void *out) { return chan_recv(c, out, TT_NO_DEADLINE, true); }
+int tt_chan_try_send(tt_chan *c, const void *elem) {
+  return chan_send(c, elem, TT_NO_DEADLINE, false);
+}
+int tt_chan_try_recv(tt_chan *c, void *out) { return chan_recv(c, out, TT_NO_DEADLINE, false); }
+int tt_chan_send_until(tt_chan *c, const void *elem, int64_t deadline) {
+  return chan_send(c, elem, deadline, true);
+}
+int tt_chan_recv_until(tt_chan *c, void *out, int64_t deadline) {
+  return chan_recv(c, out, deadline, true);
+}
+
+/* ---- Close ----------------------------------------------------------------- */
+
+int tt__chan_close(tt_chan *c, const char *file, int line) {
+  if (!c)
+    return tt__chan_misuse(NULL, "close of nil channel", TT_EINVAL);
+  if (!chan_ok(c))
+    return TT_EINVAL;
+  tt_spin_lock(&c->lock);
+  if (c->closed) {
+    tt_spin_unlock(&c->lock);
+    return tt__chan_misuse(c, "close of closed channel", TT_ECLOSED);
+  }
+  c->closed = true;
+  c->close_file = file;
+  c->close_line = line;
+  c->close_task = tt_self();
+  if (tt__strict() && !c->close_stack && (c->close_stack = malloc(32 * sizeof(void *))))
+    c->close_depth = backtrace(c->close_stack, 32);
+  /* Claim every waiter under the lock, wake them after it. */
+  tt_task *wake = NULL;
+  tt_waiter *w;
+  while ((w = tt__waitq_claim(&c->recvq))) {
+    tt__elem_zero(w->elem, c->elem_size);
+    w->success = false;
+    w->op->task->next = wake;
+    wake = w->op->task;
+  }
+  while ((w = tt__waitq_claim(&c->sendq))) {
+    w->success = false;
+    w->op->task->next = wake;
+    wake = w->op->task;
+  }
+  tt_spin_unlock(&c->lock);
+  while (wake) {
+    tt_task *next = wake->next;
+    tt__ready(wake);
+    wake = next;
+  }
+  return 0;
+}
+
+size_t tt_chan_len(tt_chan *c) {
+  if (!chan_ok(c))
+    return 0;
+  tt_spin_lock(&c->lock);
+  size_t n = c->count;
+  tt_spin_unlock(&c->lock);
+  return n;
+}
+
+size_t tt_chan_cap(tt_chan *c) { return chan_ok(c) ? c->cap : 0; }

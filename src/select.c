@@ -1,0 +1,246 @@
+/*
+ * Select, after Go's selectgo:
+ *
+ *  1. Visit the cases in a random order (poll order) and lock their channels
+ *     in address order (lock order), each channel once. Address order means
+ *     two selects over the same channels can never deadlock each other.
+ *  2. Poll: the first ready case in poll order is performed. A random poll
+ *     order makes the choice among ready cases uniform.
+ *  3. Nothing ready: return for a non-blocking select or a past deadline;
+ *     otherwise queue one waiter per case, all sharing one tt_opstate, and
+ *     park. The park callback arms the deadline timer and unlocks.
+ *  4. Woken: whoever woke us won opstate.done and recorded the case. Lock
+ *     again, unlink the waiters still queued elsewhere, unlock.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "chan.h"
+
+#define SMALL_SELECT 8
+
+typedef struct sel_ctx {
+  tt_chan **locks; /* distinct channels in address order */
+  int nlocks;
+  tt_opstate *op;
+  int64_t deadline;
+} sel_ctx;
+
+static __thread uint64_t thread_rng;
+
+uint32_t tt__fastrand(void) {
+  /* Plain threads may run non-blocking selects too, so the state is per
+   * thread, seeded from its address. */
+  uint64_t x = thread_rng;
+  if (TT_UNLIKELY(!x))
+    x = (uint64_t)(uintptr_t)&thread_rng * 0x9E3779B97F4A7C15ull | 1;
+  x ^= x << 13;
+  x ^= x >> 7;
+  x ^= x << 17;
+  thread_rng = x;
+  return (uint32_t)(x >> 16);
+}
+
+static void lock_all(sel_ctx *s) {
+  for (int i = 0; i < s->nlocks; i++)
+    tt_spin_lock(&s->locks[i]->lock);
+}
+
+static void unlock_all(sel_ctx *s) {
+  for (int i = s->nlocks - 1; i >= 0; i--)
+    tt_spin_unlock(&s->locks[i]->lock);
+}
+
+static void sel_commit(void *arg) {
+  sel_ctx *s = arg;
+  if (s->deadline != TT_NO_DEADLINE)
+    tt__op_timer_arm(s->op, s->deadline);
+  unlock_all(s);
+}
+
+/* Block forever (no cases) or until the deadline. */
+static int select_nothing(int64_t deadline) {
+  if (deadline == TT_NO_DEADLINE) {
+    tt__park(TT_WAIT_SELECT_NO_CASES, NULL, NULL, NULL);
+    tt__fatal("a task blocked in an empty select was resumed");
+  }
+  int64_t d = deadline - tt_now();
+  if (d > 0)
+    tt_sleep(d);
+  return TT_ETIMEDOUT;
+}
+
+/* Try case k with its channel locked. Returns true when it was performed;
+ * *wake is set to a task to make runnable after unlocking. */
+static bool try_case(tt_case *k, tt_task **wake) {
+  tt_chan *c = k->chan;
+  if (k->dir == TT_RECV) {
+    tt_waiter *s = tt__waitq_claim(&c->sendq);
+    if (s) {
+      tt__chan_recv_from_sender(c, s, k->buf);
+      *wake = s->op->task;
+    } else if (c->count > 0) {
+      tt__chan_buf_take(c, k->buf);
+    } else if (c->closed) {
+      tt__elem_zero(k->buf, c->elem_size);
+      k->err = TT_ECLOSED;
+    } else {
+      return false;
+    }
+    return true;
+  }
+  if (c->closed) {
+    k->err = TT_ECLOSED;
+    return true;
+  }
+  tt_waiter *r = tt__waitq_claim(&c->recvq);
+  if (r) {
+    tt__chan_send_to_receiver(c, r, k->buf);
+    *wake = r->op->task;
+    return true;
+  }
+  if (c->count < c->cap) {
+    tt__chan_buf_put(c, k->buf);
+    return true;
+  }
+  return false;
+}
+
+static int finish(tt_case *cases, int idx) {
+  if (idx >= 0 && cases[idx].dir == TT_SEND && cases[idx].err == TT_ECLOSED)
+    tt__chan_misuse(cases[idx].chan, "send on closed channel (in select)", TT_ECLOSED);
+  return idx;
+}
+
+int tt_select(tt_case *cases, int n, int flags, int64_t deadline) {
+  if (n < 0 || (n > 0 && !cases) || (flags & ~TT_SELECT_NONBLOCK))
+    return TT_EINVAL;
+  bool block = !(flags & TT_SELECT_NONBLOCK);
+  tt_task *self = tt__current();
+  if (block && !self)
+    return TT_ENOTASK;
+
+  int small_order[2 * SMALL_SELECT];
+  tt_chan *small_locks[SMALL_SELECT];
+  tt_waiter small_waiters[SMALL_SELECT];
+  int *poll = small_order;
+  tt_chan **locks = small_locks;
+  tt_waiter *waiters = small_waiters;
+  void *heap = NULL;
+  if (n > SMALL_SELECT) {
+    heap = malloc((size_t)n * (2 * sizeof(int) + sizeof(tt_chan *) + sizeof(tt_waiter)));
+    if (!heap)
+      return TT_ENOMEM;
+    waiters = heap;
+    locks = (tt_chan **)(waiters + n);
+    poll = (int *)(locks + n);
+  }
+
+  /* Validate and build the poll order (a Fisher-Yates shuffle done while
+   * inserting) over the cases that have a channel. */
+  int np = 0, rc = 0;
+  for (int i = 0; i < n; i++) {
+    tt_case *k = &cases[i];
+    k->err = 0;
+    if (k->dir != TT_SEND && k->dir != TT_RECV) {
+      rc = TT_EINVAL;
+      goto out;
+    }
+    if (!k->chan)
+      continue;
+    if (k->chan->magic != TT_CHAN_MAGIC) {
+      rc = TT_EINVAL;
+      goto out;
+    }
+    int j = (int)(tt__fastrand() % (uint32_t)(np + 1));
+    poll[np] = poll[j];
+    poll[j] = i;
+    np++;
+  }
+  if (np == 0) {
+    rc = block ? select_nothing(deadline) : TT_EAGAIN;
+    goto out;
+  }
+
+  /* Lock order: distinct channels sorted by address (insertion sort; n is
+   * small in practice). */
+  int nl = 0;
+  for (int p = 0; p < np; p++) {
+    tt_chan *c = cases[poll[p]].chan;
+    int j = nl;
+    while (j > 0 && (uintptr_t)locks[j - 1] > (uintptr_t)c)
+      j--;
+    if (j > 0 && locks[j - 1] == c)
+      continue;
+    memmove(&locks[j + 1], &locks[j], (size_t)(nl - j) * sizeof *locks);
+    locks[j] = c;
+    nl++;
+  }
+  sel_ctx s = {.locks = locks, .nlocks = nl, .op = NULL, .deadline = deadline};
+  lock_all(&s);
+
+  for (int p = 0; p < np; p++) {
+    tt_task *wake = NULL;
+    if (try_case(&cases[poll[p]], &wake)) {
+      unlock_all(&s);
+      if (wake)
+        tt__ready(wake);
+      rc = finish(cases, poll[p]);
+      goto out;
+    }
+  }
+  if (!block || (deadline != TT_NO_DEADLINE && deadline <= tt_now())) {
+    unlock_all(&s);
+    rc = block ? TT_ETIMEDOUT : TT_EAGAIN;
+    goto out;
+  }
+
+  tt_opstate op = {.done = 0, .fired = -2, .timer_state = TT_TIMER_UNUSED, .task = self};
+  s.op = &op;
+  for (int p = 0; p < np; p++) {
+    int i = poll[p];
+    tt_waiter *w = &waiters[p];
+    memset(w, 0, sizeof *w);
+    w->chan = cases[i].chan;
+    w->op = &op;
+    w->elem = cases[i].buf;
+    w->case_index = i;
+    tt__waitq_push(cases[i].dir == TT_SEND ? &w->chan->sendq : &w->chan->recvq, w);
+  }
+  tt__park(TT_WAIT_SELECT, &s, sel_commit, &s);
+
+  tt__op_timer_disarm(&op);
+  lock_all(&s);
+  for (int p = 0; p < np; p++) {
+    tt_waiter *w = &waiters[p];
+    tt__waitq_unlink(cases[w->case_index].dir == TT_SEND ? &w->chan->sendq : &w->chan->recvq, w);
+  }
+  /* Channels orphaned while we waited and now without waiters are freed
+   * once unlocked: move them to the front of the lock list. */
+  int ndead = 0;
+  for (int i = 0; i < nl; i++) {
+    if (tt__chan_should_free_locked(locks[i])) {
+      tt_chan *c = locks[i];
+      locks[i] = locks[ndead];
+      locks[ndead++] = c;
+    }
+  }
+  unlock_all(&s);
+  for (int i = 0; i < ndead; i++)
+    tt__chan_free(locks[i]);
+  if (op.fired == -1) {
+    rc = TT_ETIMEDOUT;
+  } else {
+    int idx = op.fired;
+    tt_waiter *w = NULL;
+    for (int p = 0; p < np; p++)
+      if (waiters[p].case_index == idx)
+        w = &waiters[p];
+    if (w && !w->success)
+      cases[idx].err = TT_ECLOSED;
+    rc = finish(cases, idx);
+  }
+out:
+  free(heap);
+  return rc;
+}
