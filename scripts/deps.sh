@@ -11,6 +11,7 @@
 #   go     Go 1.19 for the Go side of the benchmarks (/usr/lib/go-1.19/bin/go)
 #   lint   clang-format, clang-tidy
 #   clang  clang (optional second compiler: make CC=clang ...)
+#   aarch64  the aarch64 cross compiler and qemu-user (scripts/test-aarch64.sh)
 #   all    all of the above
 #
 # Prints nothing when everything is there. When something is missing: as root,
@@ -95,6 +96,12 @@ check_clang() {
   need_cmd clang clang
 }
 
+check_aarch64() {
+  need_cmd aarch64-linux-gnu-gcc gcc-aarch64-linux-gnu
+  need_file /usr/aarch64-linux-gnu/include/stdio.h libc6-dev-arm64-cross
+  need_cmd qemu-aarch64 qemu-user
+}
+
 for f in "${features[@]}"; do
   case "$f" in
     build) check_build ;;
@@ -102,6 +109,7 @@ for f in "${features[@]}"; do
     go) check_go ;;
     lint) check_lint ;;
     clang) check_clang ;;
+    aarch64) check_aarch64 ;;
     all) check_test; check_go; check_lint; check_clang ;;
     -h | --help) usage ;;
     *) echo "deps.sh: unknown feature '$f' (build, test, go, lint, clang, all)" >&2; exit 2 ;;

@@ -58,10 +58,11 @@ static void sel_commit(void *arg) {
   unlock_all(s);
 }
 
-/* Block forever (no cases) or until the deadline. */
-static int select_nothing(int64_t deadline) {
+/* Block forever or until the deadline: no cases at all ("select (no
+ * cases)"), or only cases on nil channels (plain "select", as in Go). */
+static int select_nothing(int n, int64_t deadline) {
   if (deadline == TT_NO_DEADLINE) {
-    tt__park(TT_WAIT_SELECT_NO_CASES, NULL, NULL, NULL);
+    tt__park(n == 0 ? TT_WAIT_SELECT_NO_CASES : TT_WAIT_SELECT, NULL, NULL, NULL);
     tt__fatal("a task blocked in an empty select was resumed");
   }
   int64_t d = deadline - tt_now();
@@ -158,7 +159,7 @@ int tt_select(tt_case *cases, int n, int flags, int64_t deadline) {
     np++;
   }
   if (np == 0) {
-    rc = block ? select_nothing(deadline) : TT_EAGAIN;
+    rc = block ? select_nothing(n, deadline) : TT_EAGAIN;
     goto out;
   }
 
