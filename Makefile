@@ -3,7 +3,8 @@
 #   make [build]   RelWithDebInfo build in build/ (with compile_commands.json)
 #   make demo      build and run build/examples/demo
 #   make test      ctest in build/, build-asan/ (ASan+UBSan), build-tsan/ (TSan),
-#                  then the install test (scripts/test-install.sh)
+#                  build-ucontext/ (portable switch), build-aarch64/ (cross, under
+#                  qemu-user), then the install test (scripts/test-install.sh)
 #   make test-build | test-asan | test-tsan | test-install   one step of `make test`
 #   make bench     scripts/bench.sh (C and Go benchmarks)
 #   make format    clang-format -i over the C sources
@@ -54,7 +55,8 @@ define configure_tree
 $(CMAKE) -S . -B $(1) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DTT_BUILD_TESTS=ON $(2) $(CMAKE_ARGS)
 endef
 
-.PHONY: all build configure deps demo test test-build test-asan test-tsan test-install \
+.PHONY: all build configure deps demo test test-build test-asan test-tsan test-ucontext \
+        test-aarch64 test-install \
         bench format lint clean
 
 all: build
@@ -81,6 +83,8 @@ test:
 	$(MAKE) --no-print-directory test-build
 	$(MAKE) --no-print-directory test-asan
 	$(MAKE) --no-print-directory test-tsan
+	$(MAKE) --no-print-directory test-ucontext
+	$(MAKE) --no-print-directory test-aarch64
 	$(MAKE) --no-print-directory test-install
 
 test-build: build
@@ -106,6 +110,17 @@ test-tsan:
 	@wrap=$$(bash scripts/sanitizer-wrap.sh thread); \
 	if [ -n "$$wrap" ]; then echo "TSan: running the tests under '$$wrap'"; fi; \
 	cd build-tsan && echo "+ $$wrap $(CTEST) $(CTEST_FLAGS)" && $$wrap $(CTEST) $(CTEST_FLAGS)
+
+# The portable (swapcontext) context switch, which other architectures use.
+test-ucontext:
+	@bash $(DEPS) build
+	$(call configure_tree,build-ucontext,-DTT_CONTEXT_UCONTEXT=ON -DTT_BUILD_EXAMPLES=OFF -DTT_BUILD_BENCH=OFF)
+	$(CMAKE) --build build-ucontext -j$(JOBS)
+	cd build-ucontext && $(CTEST) $(CTEST_FLAGS)
+
+# The aarch64 context switch: cross-built, run under qemu-user, scaled down.
+test-aarch64:
+	bash scripts/test-aarch64.sh build-aarch64
 
 test-install: build
 	bash scripts/test-install.sh build
@@ -133,4 +148,4 @@ lint: configure
 	exit $$rc
 
 clean:
-	rm -rf build build-asan build-tsan build-bench
+	rm -rf build build-asan build-tsan build-ucontext build-aarch64 build-bench
