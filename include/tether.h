@@ -36,7 +36,7 @@ enum {
   TT_ENOMEM = -2,     /* out of memory or address space */
   TT_ENOTASK = -3,    /* a task-only call was made outside a task */
   TT_ESHUTDOWN = -4,  /* the runtime is shut down or shutting down */
-  TT_ENOTINIT = -5,   /* the runtime was never started */
+  TT_ENOTINIT = -5,   /* the runtime is not running (never started) */
   TT_ETIMEDOUT = -6,  /* a deadline passed */
   TT_ECANCELED = -7,  /* a context was cancelled */
   TT_ECLOSED = -8,    /* the channel is closed */
@@ -87,10 +87,13 @@ typedef struct tt_spawn_opts {
   size_t stack_size; /* 0: the runtime default */
 } tt_spawn_opts;
 
-/* Spawn fn(arg) as a new task. Returns its id (> 0; ids grow and are never
- * reused) or TT_EINVAL (fn is NULL), TT_ENOTINIT, TT_ESHUTDOWN, TT_ENOMEM.
+/* Spawn fn(arg) as a new task. Returns its id (> 0; ids grow in spawn order
+ * and are never reused) or TT_EINVAL (fn is NULL), TT_ENOTINIT (runtime
+ * never started), TT_ESHUTDOWN (shutting down or shut down), TT_ENOMEM.
  * Callable from tasks and from plain threads. The macro records the entry
- * function's name and the spawn site for dumps and leak reports. */
+ * function's name and the spawn site for dumps and leak reports. Spawned
+ * from a task, the new task runs first, on the same worker, until it
+ * blocks, yields or returns (so the call is a scheduling point). */
 #define tt_go(fn, arg) tt__spawn((fn), (arg), NULL, #fn, __FILE__, __LINE__, __func__)
 #define tt_go_opts(fn, arg, opts) \
   tt__spawn((fn), (arg), (opts), #fn, __FILE__, __LINE__, __func__)

@@ -68,8 +68,10 @@ static int64_t spawn(tt_worker *w, tt_fn fn, void *arg, const tt_spawn_opts *opt
                      const char *entry, const char *file, int line, const char *func,
                      tt_wg *exit_wg) {
   int st = atomic_load(&tt__rt.state);
-  if (st != TT_RT_RUNNING)
-    return st == TT_RT_OFF ? TT_ENOTINIT : TT_ESHUTDOWN;
+  if (st != TT_RT_RUNNING) {
+    bool never_started = st == TT_RT_OFF && atomic_load(&tt__rt.generation) == 0;
+    return never_started ? TT_ENOTINIT : TT_ESHUTDOWN;
+  }
   size_t size = tt__rt.stack_size;
   if (opts && opts->stack_size) {
     size_t page = tt__page_size();
