@@ -140,8 +140,21 @@ void tt__chan_free(tt_chan *c) {
   free(c);
 }
 
-bool tt__chan_should_free_locked(tt_chan *c) {
-  return c->orphaned && !c->recvq.first && !c->sendq.first;
+static bool should_free_locked(tt_chan *c) {
+  return c->orphaned && c->pins == 0 && !c->recvq.first && !c->sendq.first;
+}
+
+void tt__chan_enqueue(tt_chan *c, tt_waitq *q, tt_waiter *w, bool pin) {
+  c->waiters_gen = atomic_load_explicit(&tt__rt.generation, memory_order_relaxed);
+  tt__waitq_push(q, w);
+  if (pin)
+    c->pins++;
+}
+
+bool tt__chan_unpin_locked(tt_chan *c, tt_waitq *q, tt_waiter *w) {
+  tt__waitq_unlink(q, w);
+  c->pins--;
+  return should_free_locked(c);
 }
 
 int tt_chan_unref(tt_chan *c) {
@@ -150,12 +163,13 @@ int tt_chan_unref(tt_chan *c) {
   if (atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel) != 1)
     return 0;
   tt_spin_lock(&c->lock);
+  tt__chan_forget_stale(c);
   c->orphaned = true;
-  bool now = tt__chan_should_free_locked(c);
+  bool now = should_free_locked(c);
   tt_spin_unlock(&c->lock);
-  /* With tasks still queued, the last of them to leave frees it (select.c
-   * and the deadline path below); until then they wait on a channel nobody
-   * can reach. */
+  /* Otherwise a pinned operation frees it when it leaves (select.c and the
+   * deadline path below). Tasks queued without a pin wait on a channel
+   * nobody can reach: they are leaked, and the channel stays with them. */
   if (now)
     tt__chan_free(c);
   return 0;
@@ -259,31 +273,39 @@ static void park1_commit(void *arg) {
   tt_spin_unlock(&p->c->lock);
 }
 
-/* Park on a nil channel: forever, or until the deadline. */
-static int block_nil(tt_wait_reason why, int64_t deadline) {
+static void deadline_commit(void *arg) {
+  tt_opstate *op = arg;
+  tt__op_timer_arm(op, op->deadline);
+}
+
+int tt__park_until(tt_wait_reason why, int64_t deadline) {
   if (deadline == TT_NO_DEADLINE) {
     tt__park(why, NULL, NULL, NULL);
-    tt__fatal("a task blocked on a nil channel was resumed");
+    tt__fatal("a task blocked forever (%s) was resumed", tt__wait_reason_string(why));
   }
-  int64_t d = deadline - tt_now();
-  if (d > 0)
-    tt_sleep(d);
+  if (deadline <= tt_now())
+    return TT_ETIMEDOUT;
+  tt_opstate op = {.done = 0, .fired = -2, .timer_state = TT_TIMER_UNUSED,
+                   .task = tt__current(), .deadline = deadline};
+  tt__park(why, NULL, deadline_commit, &op);
+  tt__op_timer_disarm(&op);
   return TT_ETIMEDOUT;
 }
 
-/* After a wake-up of a single-channel operation. */
-static int finish_wait(tt_chan *c, tt_waitq *q, tt_waiter *w, tt_opstate *op) {
-  tt__op_timer_disarm(op);
-  if (op->fired >= 0)
-    return w->success ? 0 : TT_ECLOSED;
-  /* Timed out: our waiter may still be queued. */
-  tt_spin_lock(&c->lock);
-  tt__waitq_unlink(q, w);
-  bool free_it = tt__chan_should_free_locked(c);
-  tt_spin_unlock(&c->lock);
-  if (free_it)
-    tt__chan_free(c);
-  return TT_ETIMEDOUT;
+/* After a wake-up of a single-channel operation. Only an operation with a
+ * deadline (pinned) touches the channel again. */
+static int finish_wait(tt_chan *c, tt_waitq *q, tt_waiter *w, tt_opstate *op, bool pinned) {
+  if (pinned) {
+    tt__op_timer_disarm(op);
+    tt_spin_lock(&c->lock);
+    bool free_it = tt__chan_unpin_locked(c, q, w);
+    tt_spin_unlock(&c->lock);
+    if (free_it)
+      tt__chan_free(c);
+  }
+  if (op->fired < 0)
+    return TT_ETIMEDOUT;
+  return w->success ? 0 : TT_ECLOSED;
 }
 
 static int chan_send(tt_chan *c, const void *elem, int64_t deadline, bool block) {
@@ -293,11 +315,12 @@ static int chan_send(tt_chan *c, const void *elem, int64_t deadline, bool block)
   if (!c) {
     if (!block)
       return TT_EAGAIN;
-    return block_nil(TT_WAIT_CHAN_SEND_NIL, deadline);
+    return tt__park_until(TT_WAIT_CHAN_SEND_NIL, deadline);
   }
   if (!chan_ok(c))
     return TT_EINVAL;
   tt_spin_lock(&c->lock);
+  tt__chan_forget_stale(c);
   if (c->closed) {
     tt_spin_unlock(&c->lock);
     return tt__chan_misuse(c, "send on closed channel", TT_ECLOSED);
@@ -325,10 +348,11 @@ static int chan_send(tt_chan *c, const void *elem, int64_t deadline, bool block)
   }
   tt_opstate op = {.done = 0, .fired = -2, .timer_state = TT_TIMER_UNUSED, .task = self};
   tt_waiter w = {.chan = c, .op = &op, .elem = (void *)elem, .case_index = 0};
-  tt__waitq_push(&c->sendq, &w);
+  bool pinned = deadline != TT_NO_DEADLINE;
+  tt__chan_enqueue(c, &c->sendq, &w, pinned);
   park1 p = {c, &op, deadline};
   tt__park(TT_WAIT_CHAN_SEND, c, park1_commit, &p);
-  int rc = finish_wait(c, &c->sendq, &w, &op);
+  int rc = finish_wait(c, &c->sendq, &w, &op, pinned);
   if (rc == TT_ECLOSED)
     return tt__chan_misuse(c, "send on closed channel", TT_ECLOSED);
   return rc;
@@ -341,11 +365,12 @@ static int chan_recv(tt_chan *c, void *out, int64_t deadline, bool block) {
   if (!c) {
     if (!block)
       return TT_EAGAIN;
-    return block_nil(TT_WAIT_CHAN_RECV_NIL, deadline);
+    return tt__park_until(TT_WAIT_CHAN_RECV_NIL, deadline);
   }
   if (!chan_ok(c))
     return TT_EINVAL;
   tt_spin_lock(&c->lock);
+  tt__chan_forget_stale(c);
   tt_waiter *s = tt__waitq_claim(&c->sendq);
   if (s) {
     tt__chan_recv_from_sender(c, s, out);
@@ -374,10 +399,11 @@ static int chan_recv(tt_chan *c, void *out, int64_t deadline, bool block) {
   }
   tt_opstate op = {.done = 0, .fired = -2, .timer_state = TT_TIMER_UNUSED, .task = self};
   tt_waiter w = {.chan = c, .op = &op, .elem = out, .case_index = 0};
-  tt__waitq_push(&c->recvq, &w);
+  bool pinned = deadline != TT_NO_DEADLINE;
+  tt__chan_enqueue(c, &c->recvq, &w, pinned);
   park1 p = {c, &op, deadline};
   tt__park(TT_WAIT_CHAN_RECV, c, park1_commit, &p);
-  return finish_wait(c, &c->recvq, &w, &op);
+  return finish_wait(c, &c->recvq, &w, &op, pinned);
 }
 
 int tt_chan_send(tt_chan *c, const void *elem) { return chan_send(c, elem, TT_NO_DEADLINE, true); }
@@ -401,6 +427,7 @@ int tt__chan_close(tt_chan *c, const char *file, int line) {
   if (!chan_ok(c))
     return TT_EINVAL;
   tt_spin_lock(&c->lock);
+  tt__chan_forget_stale(c);
   if (c->closed) {
     tt_spin_unlock(&c->lock);
     return tt__chan_misuse(c, "close of closed channel", TT_ECLOSED);

@@ -23,6 +23,7 @@ typedef struct tt_opstate {
   int fired;               /* case index that completed it, -1 for the deadline */
   _Atomic int timer_state; /* TT_TIMER_* */
   tt_task *task;
+  int64_t deadline;
 } tt_opstate;
 
 struct tt_waiter {
@@ -46,7 +47,12 @@ struct tt_chan {
   tt_spinlock lock;
   uint32_t magic;
   bool closed;
-  bool orphaned; /* no references left, tasks still queued */
+  bool orphaned; /* no references left (tasks may still be queued) */
+  /* Blocked operations that will touch the channel again after they wake
+   * (those with a deadline, and selects: they come back to unlink their
+   * waiters). The channel is freed only when this is zero too. */
+  int64_t pins;
+  uint64_t waiters_gen; /* runtime generation of the queued waiters */
   size_t elem_size, cap;
   size_t count, sendx, recvx;
   char *buf;
@@ -85,9 +91,21 @@ void tt__chan_recv_from_sender(tt_chan *c, tt_waiter *s, void *out);
 void tt__chan_buf_put(tt_chan *c, const void *elem);
 void tt__chan_buf_take(tt_chan *c, void *out);
 
-/* After the channel's lock is released: free it if it was orphaned and its
- * last waiter just left. Must be told the state read under the lock. */
-bool tt__chan_should_free_locked(tt_chan *c);
+/* Call right after locking c: forgets waiters left behind by tasks that a
+ * runtime shutdown dropped (their stacks are gone). */
+static inline void tt__chan_forget_stale(tt_chan *c) {
+  if (TT_UNLIKELY((c->recvq.first || c->sendq.first || c->pins) &&
+                  c->waiters_gen != atomic_load_explicit(&tt__rt.generation, memory_order_relaxed))) {
+    c->recvq.first = c->recvq.last = c->sendq.first = c->sendq.last = NULL;
+    c->pins = 0;
+  }
+}
+
+/* Queue a waiter (c locked); pinned waiters keep c alive until unpinned. */
+void tt__chan_enqueue(tt_chan *c, tt_waitq *q, tt_waiter *w, bool pin);
+/* Under c's lock, after a pinned operation woke: unlink w if still queued,
+ * drop the pin. Returns true when the caller must free c after unlocking. */
+bool tt__chan_unpin_locked(tt_chan *c, tt_waitq *q, tt_waiter *w);
 void tt__chan_free(tt_chan *c);
 
 /* Misuse: an error return normally, an abort with a report in strict mode. */
@@ -97,6 +115,10 @@ int tt__chan_misuse(tt_chan *c, const char *what, int code);
  * task is off its stack, its channels still locked), disarmed after wake. */
 void tt__op_timer_arm(tt_opstate *op, int64_t deadline);
 void tt__op_timer_disarm(tt_opstate *op);
+
+/* Park with nothing to wait for but the deadline (nil channels, selects
+ * without usable cases): forever, or TT_ETIMEDOUT once it passes. */
+int tt__park_until(tt_wait_reason why, int64_t deadline);
 
 uint32_t tt__fastrand(void);
 bool tt__strict(void);

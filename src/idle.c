@@ -44,8 +44,11 @@ static void signal_worker(tt_worker *w) {
   futex_wake(&w->wakeup);
 }
 
-/* Under idle_lock. */
-static void unlink_idle_locked(tt_worker *w) {
+/* Under idle_lock. Returns an idle worker to signal when w was the poller
+ * and others sleep without a deadline: one of them must take over the
+ * timers, or a timer could wait for as long as every running worker stays
+ * busy. */
+static tt_worker *unlink_idle_locked(tt_worker *w) {
   tt_worker **pp = &tt__rt.idle_list;
   while (*pp && *pp != w)
     pp = &(*pp)->idle_next;
@@ -57,17 +60,22 @@ static void unlink_idle_locked(tt_worker *w) {
   if (tt__rt.poller == w) {
     tt__rt.poller = NULL;
     atomic_store(&tt__rt.poll_until, INT64_MAX);
+    return tt__rt.idle_list; /* it re-parks as the poller */
   }
+  return NULL;
 }
 
 /* Take w off the idle list if it is still there. Returns false when a waker
  * already took it, in which case the waker counted it as spinning. */
 static bool leave_idle(tt_worker *w) {
+  tt_worker *successor = NULL;
   tt_spin_lock(&tt__rt.idle_lock);
   bool was = w->idle;
   if (was)
-    unlink_idle_locked(w);
+    successor = unlink_idle_locked(w);
   tt_spin_unlock(&tt__rt.idle_lock);
+  if (successor)
+    signal_worker(successor);
   return was;
 }
 
@@ -133,14 +141,15 @@ void tt__wakep(void) {
     if (w != tt__rt.poller)
       break;
   }
-  if (pick)
-    unlink_idle_locked(pick);
+  tt_worker *successor = pick ? unlink_idle_locked(pick) : NULL;
   tt_spin_unlock(&tt__rt.idle_lock);
   if (!pick) {
     atomic_fetch_sub(&tt__rt.nspinning, 1);
     return;
   }
   signal_worker(pick);
+  if (successor)
+    signal_worker(successor);
 }
 
 /* A timer due at `when` was armed: make sure a sleeping poller notices. */

@@ -220,7 +220,7 @@ typedef struct tt_runtime {
   _Atomic int64_t poll_until;
 
   _Alignas(TT_CACHELINE) _Atomic int64_t next_id;
-  _Atomic uint64_t generation; /* bumped by every tt_init */
+  _Atomic uint64_t generation; /* bumped by every tt_init and tt_shutdown */
   _Atomic int foreign_spawners;  /* plain threads inside tt_go right now */
   tt_tasklist foreign_tasks; /* spawned from plain threads */
 } tt_runtime;

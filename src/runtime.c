@@ -209,6 +209,9 @@ int tt_shutdown(void) {
   free_workers(tt__rt.nworkers);
   tt__rt.gq_head = tt__rt.gq_tail = NULL;
   atomic_store(&tt__rt.gq_size, 0);
+  /* Waiters that channels and WaitGroups still list belong to tasks that
+   * were just dropped: a new generation tells them so. */
+  atomic_fetch_add(&tt__rt.generation, 1);
   atomic_store(&tt__rt.state, TT_RT_OFF);
   pthread_mutex_unlock(&lifecycle);
   return 0;

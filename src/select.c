@@ -58,19 +58,6 @@ static void sel_commit(void *arg) {
   unlock_all(s);
 }
 
-/* Block forever or until the deadline: no cases at all ("select (no
- * cases)"), or only cases on nil channels (plain "select", as in Go). */
-static int select_nothing(int n, int64_t deadline) {
-  if (deadline == TT_NO_DEADLINE) {
-    tt__park(n == 0 ? TT_WAIT_SELECT_NO_CASES : TT_WAIT_SELECT, NULL, NULL, NULL);
-    tt__fatal("a task blocked in an empty select was resumed");
-  }
-  int64_t d = deadline - tt_now();
-  if (d > 0)
-    tt_sleep(d);
-  return TT_ETIMEDOUT;
-}
-
 /* Try case k with its channel locked. Returns true when it was performed;
  * *wake is set to a task to make runnable after unlocking. */
 static bool try_case(tt_case *k, tt_task **wake) {
@@ -159,7 +146,11 @@ int tt_select(tt_case *cases, int n, int flags, int64_t deadline) {
     np++;
   }
   if (np == 0) {
-    rc = block ? select_nothing(n, deadline) : TT_EAGAIN;
+    /* Nothing can ever be ready: wait for the deadline, or forever
+     * ("select (no cases)" without cases, plain "select" when every case
+     * is on a nil channel, as in Go). */
+    rc = block ? tt__park_until(n == 0 ? TT_WAIT_SELECT_NO_CASES : TT_WAIT_SELECT, deadline)
+               : TT_EAGAIN;
     goto out;
   }
 
@@ -179,6 +170,8 @@ int tt_select(tt_case *cases, int n, int flags, int64_t deadline) {
   }
   sel_ctx s = {.locks = locks, .nlocks = nl, .op = NULL, .deadline = deadline};
   lock_all(&s);
+  for (int i = 0; i < nl; i++)
+    tt__chan_forget_stale(locks[i]);
 
   for (int p = 0; p < np; p++) {
     tt_task *wake = NULL;
@@ -206,24 +199,26 @@ int tt_select(tt_case *cases, int n, int flags, int64_t deadline) {
     w->op = &op;
     w->elem = cases[i].buf;
     w->case_index = i;
-    tt__waitq_push(cases[i].dir == TT_SEND ? &w->chan->sendq : &w->chan->recvq, w);
+    tt__chan_enqueue(w->chan, cases[i].dir == TT_SEND ? &w->chan->sendq : &w->chan->recvq, w,
+                     true);
   }
   tt__park(TT_WAIT_SELECT, &s, sel_commit, &s);
 
   tt__op_timer_disarm(&op);
   lock_all(&s);
+  /* Unpin every case; channels orphaned while we waited and now unused are
+   * moved to the front of the lock list, to be freed once unlocked. */
+  int ndead = 0;
   for (int p = 0; p < np; p++) {
     tt_waiter *w = &waiters[p];
-    tt__waitq_unlink(cases[w->case_index].dir == TT_SEND ? &w->chan->sendq : &w->chan->recvq, w);
-  }
-  /* Channels orphaned while we waited and now without waiters are freed
-   * once unlocked: move them to the front of the lock list. */
-  int ndead = 0;
-  for (int i = 0; i < nl; i++) {
-    if (tt__chan_should_free_locked(locks[i])) {
-      tt_chan *c = locks[i];
-      locks[i] = locks[ndead];
-      locks[ndead++] = c;
+    tt_chan *c = w->chan;
+    if (tt__chan_unpin_locked(c, cases[w->case_index].dir == TT_SEND ? &c->sendq : &c->recvq, w)) {
+      for (int i = ndead; i < nl; i++)
+        if (locks[i] == c) {
+          locks[i] = locks[ndead];
+          locks[ndead++] = c;
+          break;
+        }
     }
   }
   unlock_all(&s);
