@@ -294,7 +294,7 @@ int tt__park_until(tt_wait_reason why, int64_t deadline) {
 
 /* After a wake-up of a single-channel operation. Only an operation with a
  * deadline (pinned) touches the channel again. */
-static int finish_wait(tt_chan *c, tt_waitq *q, tt_waiter *w, tt_opstate *op, bool pinned) {
+static inline int finish_wait(tt_chan *c, tt_waitq *q, tt_waiter *w, tt_opstate *op, bool pinned) {
   if (pinned) {
     tt__op_timer_disarm(op);
     tt_spin_lock(&c->lock);
@@ -309,8 +309,9 @@ static int finish_wait(tt_chan *c, tt_waitq *q, tt_waiter *w, tt_opstate *op, bo
 }
 
 static int chan_send(tt_chan *c, const void *elem, int64_t deadline, bool block) {
-  tt_task *self = NULL;
-  if (block && !(self = tt__current()))
+  tt_worker *wk = tt__worker();
+  tt_task *self = wk ? wk->current : NULL;
+  if (block && !self)
     return TT_ENOTASK;
   if (!c) {
     if (!block)
@@ -330,7 +331,7 @@ static int chan_send(tt_chan *c, const void *elem, int64_t deadline, bool block)
     tt__chan_send_to_receiver(c, r, elem);
     tt_task *t = r->op->task;
     tt_spin_unlock(&c->lock);
-    tt__ready(t);
+    tt__ready_on(wk, t);
     return 0;
   }
   if (c->count < c->cap) {
@@ -351,7 +352,7 @@ static int chan_send(tt_chan *c, const void *elem, int64_t deadline, bool block)
   bool pinned = deadline != TT_NO_DEADLINE;
   tt__chan_enqueue(c, &c->sendq, &w, pinned);
   park1 p = {c, &op, deadline};
-  tt__park(TT_WAIT_CHAN_SEND, c, park1_commit, &p);
+  tt__park_on(wk, TT_WAIT_CHAN_SEND, c, park1_commit, &p);
   int rc = finish_wait(c, &c->sendq, &w, &op, pinned);
   if (rc == TT_ECLOSED)
     return tt__chan_misuse(c, "send on closed channel", TT_ECLOSED);
@@ -359,8 +360,9 @@ static int chan_send(tt_chan *c, const void *elem, int64_t deadline, bool block)
 }
 
 static int chan_recv(tt_chan *c, void *out, int64_t deadline, bool block) {
-  tt_task *self = NULL;
-  if (block && !(self = tt__current()))
+  tt_worker *wk = tt__worker();
+  tt_task *self = wk ? wk->current : NULL;
+  if (block && !self)
     return TT_ENOTASK;
   if (!c) {
     if (!block)
@@ -376,7 +378,7 @@ static int chan_recv(tt_chan *c, void *out, int64_t deadline, bool block) {
     tt__chan_recv_from_sender(c, s, out);
     tt_task *t = s->op->task;
     tt_spin_unlock(&c->lock);
-    tt__ready(t);
+    tt__ready_on(wk, t);
     return 0;
   }
   if (c->count > 0) {
@@ -402,7 +404,7 @@ static int chan_recv(tt_chan *c, void *out, int64_t deadline, bool block) {
   bool pinned = deadline != TT_NO_DEADLINE;
   tt__chan_enqueue(c, &c->recvq, &w, pinned);
   park1 p = {c, &op, deadline};
-  tt__park(TT_WAIT_CHAN_RECV, c, park1_commit, &p);
+  tt__park_on(wk, TT_WAIT_CHAN_RECV, c, park1_commit, &p);
   return finish_wait(c, &c->recvq, &w, &op, pinned);
 }
 

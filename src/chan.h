@@ -75,8 +75,15 @@ tt_waiter *tt__waitq_claim(tt_waitq *q);
 /* Buffer slots and copies. */
 static inline void *tt__chan_slot(tt_chan *c, size_t i) { return c->buf + i * c->elem_size; }
 static inline void tt__elem_copy(void *dst, const void *src, size_t n) {
-  if (dst && n)
-    __builtin_memcpy(dst, src, n);
+  if (!dst || !n)
+    return;
+  /* Word-sized elements are the common case: no call to memcpy for them. */
+  switch (n) {
+  case 4: __builtin_memcpy(dst, src, 4); break;
+  case 8: __builtin_memcpy(dst, src, 8); break;
+  case 16: __builtin_memcpy(dst, src, 16); break;
+  default: __builtin_memcpy(dst, src, n); break;
+  }
 }
 static inline void tt__elem_zero(void *dst, size_t n) {
   if (dst && n)

@@ -244,6 +244,10 @@ void tt__park(tt_wait_reason why, void *wait_obj, void (*unlock)(void *), void *
  * slot; from a scheduler or a plain thread, to a run queue. */
 void tt__ready(tt_task *t);
 void tt__spin_unlock_cb(void *lock); /* unlock callback for tt__park */
+/* The same with the caller's worker already at hand (w == tt__worker()). */
+void tt__park_on(tt_worker *w, tt_wait_reason why, void *wait_obj, void (*unlock)(void *),
+                 void *arg);
+void tt__ready_on(tt_worker *w, tt_task *t);
 /* Start a new task from a running one, child first (see sched.c). */
 void tt__run_child_first(tt_task *child);
 /* First call of every new task: completes the switch that started it. */

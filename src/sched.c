@@ -365,8 +365,8 @@ void tt__worker_loop(tt_worker *w) {
 
 /* ---- Entry points for tasks and primitives ------------------------------ */
 
-void tt__park(tt_wait_reason why, void *wait_obj, void (*unlock)(void *), void *arg) {
-  tt_worker *w = tt__worker();
+void tt__park_on(tt_worker *w, tt_wait_reason why, void *wait_obj, void (*unlock)(void *),
+                 void *arg) {
   tt_task *t = w->current;
   t->wait_obj = wait_obj;
   atomic_store_explicit(&t->wait_since, tt__coarse_now(), memory_order_relaxed);
@@ -377,13 +377,18 @@ void tt__park(tt_wait_reason why, void *wait_obj, void (*unlock)(void *), void *
   switch_out(w, t, TT_AFTER_PARK, NULL);
 }
 
+void tt__park(tt_wait_reason why, void *wait_obj, void (*unlock)(void *), void *arg) {
+  tt__park_on(tt__worker(), why, wait_obj, unlock, arg);
+}
+
 void tt__spin_unlock_cb(void *lock) { tt_spin_unlock((tt_spinlock *)lock); }
 
-void tt__ready(tt_task *t) {
+void tt__ready(tt_task *t) { tt__ready_on(tt__worker(), t); }
+
+void tt__ready_on(tt_worker *w, tt_task *t) {
   atomic_store_explicit(&t->wait_reason, TT_WAIT_NONE, memory_order_relaxed);
   t->wait_obj = NULL;
   atomic_store_explicit(&t->state, TT_ST_RUNNABLE, memory_order_release);
-  tt_worker *w = tt__worker();
   if (!w) {
     tt__gq_put(t);
     tt__wakep();
