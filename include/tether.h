@@ -44,6 +44,7 @@ enum {
   TT_EBUSY = -10,     /* the runtime is already running / object in use */
   TT_EAGAIN = -11,    /* the operation would block (try-variants) */
   TT_ENEGATIVE = -12, /* a counter would go below zero (WaitGroup) */
+  TT_EUNLOCKED = -13, /* unlock of a mutex that is not locked */
 };
 
 /* A sentence describing `code` ("invalid argument", ...). Never NULL. */
@@ -231,6 +232,185 @@ static inline tt_case tt_case_recv(tt_chan *c, void *out) {
 
 int tt_select(tt_case *cases, int n, int flags, int64_t deadline);
 
+/* ---- Context ------------------------------------------------------------
+ *
+ * Go's context: a cancellation signal with an optional deadline, cause and
+ * values, passed down a tree. Cancelling a context cancels its descendants;
+ * a child's deadline never exceeds its parent's. Contexts are reference
+ * counted: each tt_with_* returns one reference owned by the caller.
+ *
+ * The C spelling of Go's
+ *     ctx, cancel := context.WithTimeout(parent, d); defer cancel()
+ * is
+ *     tt_context *ctx = tt_with_timeout(parent, d);  ...  tt_context_release(ctx);
+ * where release = cancel + unref. Dropping the last reference of a
+ * cancellable context that was never cancelled and whose deadline has not
+ * passed is a "lost cancel": it is counted (tt_context_lost_cancels) and,
+ * with TT_STRICT=1, reported on stderr with the site that made it.
+ */
+
+typedef struct tt_context tt_context;
+
+/* The root: never cancelled, no deadline, no values; its done channel is
+ * NULL (a nil channel, never ready). Reference counting is a no-op on it. */
+tt_context *tt_background(void);
+
+/* Children of `parent` (NULL means tt_background()). NULL when out of
+ * memory. The deadline is on the tt_now() clock. */
+#define tt_with_cancel(parent) tt__with((parent), TT_NO_DEADLINE, __FILE__, __LINE__)
+#define tt_with_deadline(parent, deadline) tt__with((parent), (deadline), __FILE__, __LINE__)
+#define tt_with_timeout(parent, ns) tt__with((parent), tt_now() + (ns), __FILE__, __LINE__)
+/* A child carrying key -> value (looked up by pointer identity). */
+tt_context *tt_with_value(tt_context *parent, const void *key, void *value);
+
+/* Cancel with TT_ECANCELED as the error, or with a cause: an error code of
+ * the caller's choosing and a message (copied, up to 127 bytes). The first
+ * cancel wins; later ones return 0 and change nothing. Safe from any task
+ * or thread. TT_EINVAL for NULL. */
+int tt_cancel(tt_context *ctx);
+int tt_cancel_cause(tt_context *ctx, int cause, const char *msg);
+
+/* 0 while not done, then TT_ECANCELED or TT_ETIMEDOUT. */
+int tt_context_err(tt_context *ctx);
+/* The cause: the code given to tt_cancel_cause, else the error (0 while
+ * not done). *msg (if msg is non-NULL) gets the message or "". */
+int tt_context_cause(tt_context *ctx, const char **msg);
+/* A channel closed when ctx is done (elem size 0), usable in tt_select.
+ * Borrowed: valid while the caller holds its context reference. */
+tt_chan *tt_context_done(tt_context *ctx);
+int64_t tt_context_deadline(tt_context *ctx); /* TT_NO_DEADLINE if none */
+void *tt_context_value(tt_context *ctx, const void *key);
+
+tt_context *tt_context_ref(tt_context *ctx);
+int tt_context_unref(tt_context *ctx);
+int tt_context_release(tt_context *ctx); /* tt_cancel + tt_context_unref */
+int64_t tt_context_lost_cancels(void);
+
+/* Context-bounded waits: each returns what its plain form returns, or the
+ * context's error (TT_ECANCELED / TT_ETIMEDOUT) once ctx is done. */
+int tt_sleep_ctx(int64_t ns, tt_context *ctx);
+int tt_chan_send_ctx(tt_chan *c, const void *elem, tt_context *ctx);
+int tt_chan_recv_ctx(tt_chan *c, void *out, tt_context *ctx);
+/* tt_select with ctx's done channel as an extra case and ctx's deadline:
+ * returns the context's error when it wins. */
+int tt_select_ctx(tt_case *cases, int n, int flags, tt_context *ctx);
+int tt_wg_wait_ctx(tt_wg *wg, tt_context *ctx);
+
+/* ---- Sync primitives ------------------------------------------------------
+ *
+ * Task-aware: waiting parks the task, never the worker thread. All of them
+ * are plain values that are valid when zeroed (like Go's zero values):
+ * `tt_mutex mu = {0};` or embedded in a zeroed struct. Blocking calls are
+ * task only. Each has an _until (deadline) and a _ctx variant.
+ */
+
+typedef struct tt_mutex {
+  uint64_t opaque_[4];
+} tt_mutex;
+
+int tt_mutex_lock(tt_mutex *m);
+int tt_mutex_trylock(tt_mutex *m); /* 0, or TT_EBUSY when held */
+int tt_mutex_lock_until(tt_mutex *m, int64_t deadline);
+int tt_mutex_lock_ctx(tt_mutex *m, tt_context *ctx);
+/* TT_EUNLOCKED for an unlocked mutex (Go: fatal error; TT_STRICT=1
+ * aborts). As in Go, another task than the locker may unlock. */
+int tt_mutex_unlock(tt_mutex *m);
+
+typedef struct tt_rwmutex {
+  uint64_t opaque_[8];
+} tt_rwmutex;
+
+/* Writers are preferred: once a writer waits, new readers wait too. */
+int tt_rwmutex_rlock(tt_rwmutex *m);
+int tt_rwmutex_rlock_until(tt_rwmutex *m, int64_t deadline);
+int tt_rwmutex_rlock_ctx(tt_rwmutex *m, tt_context *ctx);
+int tt_rwmutex_runlock(tt_rwmutex *m); /* TT_EUNLOCKED without readers */
+int tt_rwmutex_lock(tt_rwmutex *m);
+int tt_rwmutex_lock_until(tt_rwmutex *m, int64_t deadline);
+int tt_rwmutex_lock_ctx(tt_rwmutex *m, tt_context *ctx);
+int tt_rwmutex_unlock(tt_rwmutex *m); /* TT_EUNLOCKED when not write-locked */
+
+typedef struct tt_cond {
+  uint64_t opaque_[4];
+} tt_cond;
+
+/* Unlock m, wait for a signal, lock m again (also on timeout/cancel, as
+ * pthread_cond_timedwait does). m must be locked by the caller. */
+int tt_cond_wait(tt_cond *c, tt_mutex *m);
+int tt_cond_wait_until(tt_cond *c, tt_mutex *m, int64_t deadline);
+int tt_cond_wait_ctx(tt_cond *c, tt_mutex *m, tt_context *ctx);
+int tt_cond_signal(tt_cond *c);
+int tt_cond_broadcast(tt_cond *c);
+
+typedef struct tt_once {
+  uint64_t opaque_[4];
+} tt_once;
+
+/* Run fn(arg) exactly once over all callers; the others wait until it has
+ * returned. Task only when it may have to wait. */
+int tt_once_do(tt_once *o, tt_fn fn, void *arg);
+
+typedef struct tt_sem {
+  uint64_t opaque_[4];
+} tt_sem;
+
+/* A counting semaphore; a zeroed one has no permits: tt_sem_release adds.
+ * Waiters are served first come, first served. */
+int tt_sem_acquire(tt_sem *s, int64_t n);
+int tt_sem_try_acquire(tt_sem *s, int64_t n); /* TT_EAGAIN when short */
+int tt_sem_acquire_until(tt_sem *s, int64_t n, int64_t deadline);
+int tt_sem_acquire_ctx(tt_sem *s, int64_t n, tt_context *ctx);
+int tt_sem_release(tt_sem *s, int64_t n);
+
+/* ---- Timers and tickers ---------------------------------------------------
+ *
+ * A timer sends its fire time (int64_t, tt_now() clock) on its channel
+ * (capacity 1) once; a ticker every period, dropping ticks a slow reader
+ * misses. Free them with tt_timer_free / tt_ticker_free (which stop them).
+ */
+
+typedef struct tt_timer tt_timer;
+typedef struct tt_ticker tt_ticker;
+
+#define tt_timer_make(ns) tt__timer_make((ns), __FILE__, __LINE__)
+tt_chan *tt_timer_chan(tt_timer *t); /* borrowed, valid until free */
+/* 1 when the call stopped a pending timer, 0 when it had fired or was
+ * stopped already. */
+int tt_timer_stop(tt_timer *t);
+/* Re-arm to fire ns from now; returns what tt_timer_stop would have. */
+int tt_timer_reset(tt_timer *t, int64_t ns);
+int tt_timer_free(tt_timer *t);
+
+#define tt_ticker_make(period) tt__ticker_make((period), __FILE__, __LINE__)
+tt_chan *tt_ticker_chan(tt_ticker *t);
+int tt_ticker_stop(tt_ticker *t);
+int tt_ticker_reset(tt_ticker *t, int64_t period);
+int tt_ticker_free(tt_ticker *t);
+
+/* ---- Task groups ------------------------------------------------------------
+ *
+ * Structured concurrency (Go's errgroup, with a bound). A group owns a
+ * context derived from its parent. Tasks spawned into it get that context;
+ * the first task to return an error cancels it, and tt_group_wait returns
+ * that error. `limit` > 0 bounds how many run at once: tt_group_go waits
+ * for a slot. A group cannot silently outlive its scope: tt_group_destroy
+ * cancels it, waits up to `grace` ns, and reports every task still running
+ * (stderr, with its state, wait reason and spawn site) as leaked, returning
+ * TT_ELEAKED; such a group's memory stays with its leaked tasks.
+ */
+
+typedef struct tt_group tt_group;
+typedef int (*tt_group_fn)(tt_context *ctx, void *arg);
+
+#define tt_group_make(parent, limit) tt__group_make((parent), (limit), __FILE__, __LINE__)
+tt_context *tt_group_context(tt_group *g); /* borrowed */
+/* Returns the task id, TT_ECANCELED when the group is already cancelled
+ * (fn is not run), or a spawn error. Task only when limit > 0. */
+#define tt_group_go(g, fn, arg) \
+  tt__group_go((g), (fn), (arg), #fn, __FILE__, __LINE__, __func__)
+int tt_group_wait(tt_group *g);
+int tt_group_destroy(tt_group *g, int64_t grace);
+
 /* ---- Looking at tasks ------------------------------------------------- */
 
 typedef enum tt_task_state {
@@ -272,6 +452,12 @@ int64_t tt__spawn(tt_fn fn, void *arg, const tt_spawn_opts *opts, const char *en
                   const char *file, int line, const char *func);
 tt_chan *tt__chan_make(size_t elem_size, size_t cap, const char *file, int line);
 int tt__chan_close(tt_chan *c, const char *file, int line);
+tt_context *tt__with(tt_context *parent, int64_t deadline, const char *file, int line);
+tt_timer *tt__timer_make(int64_t ns, const char *file, int line);
+tt_ticker *tt__ticker_make(int64_t period, const char *file, int line);
+tt_group *tt__group_make(tt_context *parent, int limit, const char *file, int line);
+int64_t tt__group_go(tt_group *g, tt_group_fn fn, void *arg, const char *entry, const char *file,
+                     int line, const char *func);
 int tt__main(tt_fn fn, void *arg, const char *entry, const char *file, int line,
              const char *func);
 int64_t tt__wg_spawn(tt_wg *wg, tt_fn fn, void *arg, const tt_spawn_opts *opts,

@@ -22,49 +22,6 @@
 
 #define MAX_ELEM (64u << 10)
 
-/* ---- Wait queues -------------------------------------------------------- */
-
-void tt__waitq_push(tt_waitq *q, tt_waiter *w) {
-  w->next = NULL;
-  w->prev = q->last;
-  if (q->last)
-    q->last->next = w;
-  else
-    q->first = w;
-  q->last = w;
-  w->queued = true;
-}
-
-void tt__waitq_unlink(tt_waitq *q, tt_waiter *w) {
-  if (!w->queued)
-    return;
-  if (w->prev)
-    w->prev->next = w->next;
-  else
-    q->first = w->next;
-  if (w->next)
-    w->next->prev = w->prev;
-  else
-    q->last = w->prev;
-  w->next = w->prev = NULL;
-  w->queued = false;
-}
-
-tt_waiter *tt__waitq_claim(tt_waitq *q) {
-  tt_waiter *w;
-  while ((w = q->first)) {
-    tt__waitq_unlink(q, w);
-    int expect = 0;
-    if (atomic_compare_exchange_strong(&w->op->done, &expect, 1)) {
-      w->op->fired = w->case_index;
-      return w;
-    }
-    /* Its operation already completed elsewhere; its owner is on the way
-     * to remove the rest of its waiters. */
-  }
-  return NULL;
-}
-
 /* ---- Strict mode and misuse reports ------------------------------------- */
 
 bool tt__strict(void) {
@@ -212,52 +169,6 @@ void tt__chan_recv_from_sender(tt_chan *c, tt_waiter *s, void *out) {
   s->success = true;
 }
 
-/* ---- Deadline timers ------------------------------------------------------ */
-
-static void op_timer_fire(tt_timer *tm) {
-  tt_opstate *op = tm->arg;
-  tt_task *t = op->task;
-  int expect = 0;
-  bool won = atomic_compare_exchange_strong(&op->done, &expect, 1);
-  if (won)
-    op->fired = -1;
-  /* Last touch of op: once DONE is visible its owner may return. */
-  atomic_store_explicit(&op->timer_state, TT_TIMER_DONE, memory_order_release);
-  if (won)
-    tt__ready(t);
-}
-
-void tt__op_timer_arm(tt_opstate *op, int64_t deadline) {
-  tt_worker *w = tt__worker();
-  tt_timer *tm = &op->task->timer;
-  tm->when = deadline;
-  tm->fire = op_timer_fire;
-  tm->arg = op;
-  atomic_store_explicit(&op->timer_state, TT_TIMER_ARMED, memory_order_relaxed);
-  tt_spin_lock(&w->timers.lock);
-  int rc = tt__timer_add_locked(&w->timers, tm);
-  tt_spin_unlock(&w->timers.lock);
-  if (rc < 0) {
-    /* No memory for the heap: time the operation out now rather than let
-     * it wait past its deadline. */
-    op_timer_fire(tm);
-    return;
-  }
-  tt__kick_poller(deadline);
-}
-
-void tt__op_timer_disarm(tt_opstate *op) {
-  if (atomic_load_explicit(&op->timer_state, memory_order_acquire) == TT_TIMER_UNUSED)
-    return;
-  if (tt__timer_del(&op->task->timer))
-    return;
-  /* Already taken off the heap by a worker that is firing it: wait for the
-   * callback to finish with our stack-allocated state. It is a handful of
-   * instructions. */
-  while (atomic_load_explicit(&op->timer_state, memory_order_acquire) != TT_TIMER_DONE)
-    tt__cpu_relax();
-}
-
 /* ---- Send and receive ----------------------------------------------------- */
 
 typedef struct park1 {
@@ -271,25 +182,6 @@ static void park1_commit(void *arg) {
   if (p->deadline != TT_NO_DEADLINE)
     tt__op_timer_arm(p->op, p->deadline);
   tt_spin_unlock(&p->c->lock);
-}
-
-static void deadline_commit(void *arg) {
-  tt_opstate *op = arg;
-  tt__op_timer_arm(op, op->deadline);
-}
-
-int tt__park_until(tt_wait_reason why, int64_t deadline) {
-  if (deadline == TT_NO_DEADLINE) {
-    tt__park(why, NULL, NULL, NULL);
-    tt__fatal("a task blocked forever (%s) was resumed", tt__wait_reason_string(why));
-  }
-  if (deadline <= tt_now())
-    return TT_ETIMEDOUT;
-  tt_opstate op = {.done = 0, .fired = -2, .timer_state = TT_TIMER_UNUSED,
-                   .task = tt__current(), .deadline = deadline};
-  tt__park(why, NULL, deadline_commit, &op);
-  tt__op_timer_disarm(&op);
-  return TT_ETIMEDOUT;
 }
 
 /* After a wake-up of a single-channel operation. Only an operation with a

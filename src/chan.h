@@ -1,44 +1,11 @@
 /*
  * Channel internals shared by chan.c (send, receive, close) and select.c.
- *
- * A blocked operation is a set of waiters (one per channel it waits on; a
- * plain send or receive has one, a select one per case) sharing one
- * tt_opstate on the blocked task's stack. Whoever completes the operation —
- * a partner on a channel, a close, or the deadline timer — must first win
- * the compare-and-swap on opstate.done; the losers leave that waiter alone.
- * That single claim is what rules out double wake-ups when two selects race
- * for one sender across workers.
+ * Blocked operations use the waiters of wait.h.
  */
 #ifndef TT_CHAN_H
 #define TT_CHAN_H
 
-#include "internal.h"
-
-typedef struct tt_waiter tt_waiter;
-
-enum { TT_TIMER_UNUSED = 0, TT_TIMER_ARMED = 1, TT_TIMER_DONE = 2 };
-
-typedef struct tt_opstate {
-  _Atomic int done;        /* 0 while pending; the claimer sets 1 */
-  int fired;               /* case index that completed it, -1 for the deadline */
-  _Atomic int timer_state; /* TT_TIMER_* */
-  tt_task *task;
-  int64_t deadline;
-} tt_opstate;
-
-struct tt_waiter {
-  tt_waiter *next, *prev; /* in the channel's queue */
-  tt_chan *chan;
-  tt_opstate *op;
-  void *elem;      /* send: the value; receive: the destination (or NULL) */
-  int case_index;
-  bool queued;     /* still linked in chan's queue (under chan's lock) */
-  bool success;    /* false when woken by close */
-};
-
-typedef struct tt_waitq {
-  tt_waiter *first, *last;
-} tt_waitq;
+#include "wait.h"
 
 #define TT_CHAN_MAGIC 0x74434e4cu /* "tCNL" */
 #define TT_CHAN_DEAD 0xdeadc4a9u
@@ -67,10 +34,6 @@ struct tt_chan {
   int close_depth;
 };
 
-void tt__waitq_push(tt_waitq *q, tt_waiter *w);
-void tt__waitq_unlink(tt_waitq *q, tt_waiter *w);
-/* Pop the first waiter whose operation we win; losers are unlinked too. */
-tt_waiter *tt__waitq_claim(tt_waitq *q);
 
 /* Buffer slots and copies. */
 static inline void *tt__chan_slot(tt_chan *c, size_t i) { return c->buf + i * c->elem_size; }
@@ -118,14 +81,7 @@ void tt__chan_free(tt_chan *c);
 /* Misuse: an error return normally, an abort with a report in strict mode. */
 int tt__chan_misuse(tt_chan *c, const char *what, int code);
 
-/* Deadline timer for a blocked operation: armed from the park callback (the
- * task is off its stack, its channels still locked), disarmed after wake. */
-void tt__op_timer_arm(tt_opstate *op, int64_t deadline);
-void tt__op_timer_disarm(tt_opstate *op);
 
-/* Park with nothing to wait for but the deadline (nil channels, selects
- * without usable cases): forever, or TT_ETIMEDOUT once it passes. */
-int tt__park_until(tt_wait_reason why, int64_t deadline);
 
 uint32_t tt__fastrand(void);
 bool tt__strict(void);

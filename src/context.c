@@ -1,62 +1,352 @@
-/* Building new contexts for the switch in arch/ (or ucontext). */
-#include "context.h"
-
-#include <stdint.h>
+/*
+ * Contexts: Go's cancellation trees.
+ *
+ * A cancellable context owns a done channel (element size 0) that is closed
+ * when it is cancelled, so a context is usable in select like any channel.
+ * Parents keep a list of their live cancellable children; cancelling walks
+ * that tree breadth-first, holding a reference on each child while it is
+ * being cancelled, so a child released concurrently is never touched after
+ * it is freed. A deadline is enforced two ways: a timer (holding its own
+ * reference) cancels the context when it passes, and every bounded wait
+ * also uses the deadline directly, so waits time out even when no runtime
+ * is there to fire the timer.
+ *
+ * Value contexts carry one key/value pair and otherwise behave as their
+ * parent: they share its done channel, error and deadline.
+ */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
-#ifndef TT_CONTEXT_UCONTEXT
+#include "chan.h"
 
-void tt__ctx_switch(void **save_sp, void *load_sp);
-void tt__ctx_start(void);
+struct tt_context {
+  tt_spinlock lock;
+  _Atomic int64_t refs;
+  tt_context *parent;
+  tt_context *delegate; /* value contexts: the context that answers for them */
+  tt_chan *done;        /* NULL for the background */
+  _Atomic int err;
+  int cause;
+  char msg[128];
+  int64_t deadline;
+  tt_tnode timer;
+  tt_context *first_child, *next_sibling, *prev_sibling;
+  tt_context *work_next; /* worklist link while cancelling */
+  bool linked;           /* in parent's child list */
+  _Atomic bool cancel_called;
+  const void *key;
+  void *value;
+  const char *file;
+  int line;
+};
 
-void tt__ctx_make(tt_ctx *c, char *lo, char *hi, void (*entry)(void *), void *arg) {
-  (void)lo;
-  uintptr_t top = (uintptr_t)hi & ~(uintptr_t)15;
-#if defined(__x86_64__)
-  /* Popped by tt__ctx_switch, lowest address first: r15, r14, r13 (entry),
-   * r12 (arg), rbx, rbp, then the return address. After `ret` the stack
-   * pointer is `top`, 16-byte aligned, as tt__ctx_start's call needs. */
-  uint64_t *sp = (uint64_t *)top - 7;
-  memset(sp, 0, 7 * sizeof(uint64_t));
-  sp[2] = (uint64_t)(uintptr_t)entry;
-  sp[3] = (uint64_t)(uintptr_t)arg;
-  sp[6] = (uint64_t)(uintptr_t)tt__ctx_start;
-  c->sp = sp;
-#elif defined(__aarch64__)
-  uint64_t *sp = (uint64_t *)(top - 160);
-  memset(sp, 0, 160);
-  sp[0] = (uint64_t)(uintptr_t)arg;      /* x19 */
-  sp[1] = (uint64_t)(uintptr_t)entry;    /* x20 */
-  sp[11] = (uint64_t)(uintptr_t)tt__ctx_start; /* x30 */
-  c->sp = sp;
-#endif
+static tt_context background = {.deadline = TT_NO_DEADLINE, .file = "(background)"};
+static _Atomic int64_t lost_cancels;
+
+tt_context *tt_background(void) { return &background; }
+
+int64_t tt_context_lost_cancels(void) { return atomic_load(&lost_cancels); }
+
+static tt_context *resolve(tt_context *c) { return c->delegate ? c->delegate : c; }
+
+tt_context *tt_context_ref(tt_context *c) {
+  if (c && c != &background)
+    atomic_fetch_add_explicit(&c->refs, 1, memory_order_relaxed);
+  return c;
 }
 
-void tt__ctx_jump(tt_ctx *from, tt_ctx *to) { tt__ctx_switch(&from->sp, to->sp); }
+/* ---- Cancelling ------------------------------------------------------------ */
 
-#else /* ucontext fallback */
+static void timer_fire(tt_tnode *tm);
 
-#include <stdlib.h>
-
-/* makecontext passes int arguments only, so the pointer travels in two
- * halves. */
-static void ctx_trampoline(unsigned hi, unsigned lo, unsigned ehi, unsigned elo) {
-  void *arg = (void *)(((uintptr_t)hi << 32) | lo);
-  void (*entry)(void *) = (void (*)(void *))(((uintptr_t)ehi << 32) | elo);
-  entry(arg);
-  abort();
+/* Cancel one context (no recursion): set the error, close done, hand back
+ * the children (each with a reference taken) for the caller's worklist. */
+static tt_context *cancel_one(tt_context *c, int err, int cause, const char *msg) {
+  tt_spin_lock(&c->lock);
+  if (atomic_load(&c->err)) {
+    tt_spin_unlock(&c->lock);
+    return NULL;
+  }
+  c->cause = cause;
+  snprintf(c->msg, sizeof c->msg, "%s", msg ? msg : "");
+  atomic_store(&c->err, err);
+  tt_context *kids = NULL;
+  for (tt_context *k = c->first_child; k; k = k->next_sibling) {
+    k->linked = false;
+    /* A child whose last reference is being dropped right now waits for
+     * our lock to unlink itself; it needs no cancelling. */
+    int64_t r = atomic_load(&k->refs);
+    while (r > 0 && !atomic_compare_exchange_weak(&k->refs, &r, r + 1))
+      ;
+    if (r > 0) {
+      k->work_next = kids;
+      kids = k;
+    }
+  }
+  c->first_child = NULL;
+  tt_spin_unlock(&c->lock);
+  tt__chan_close(c->done, c->file, c->line);
+  if (c->deadline != TT_NO_DEADLINE && tt__timer_del(&c->timer))
+    tt_context_unref(c); /* the timer's reference */
+  return kids;
 }
 
-void tt__ctx_make(tt_ctx *c, char *lo, char *hi, void (*entry)(void *), void *arg) {
-  getcontext(&c->uc);
-  c->uc.uc_stack.ss_sp = lo;
-  c->uc.uc_stack.ss_size = (size_t)(hi - lo);
-  c->uc.uc_link = NULL;
-  uintptr_t a = (uintptr_t)arg, e = (uintptr_t)entry;
-  makecontext(&c->uc, (void (*)(void))ctx_trampoline, 4, (unsigned)(a >> 32), (unsigned)a,
-              (unsigned)(e >> 32), (unsigned)e);
+static void cancel_tree(tt_context *c, int err, int cause, const char *msg) {
+  tt_context *work = cancel_one(c, err, cause, msg), *tail = work;
+  while (tail && tail->work_next)
+    tail = tail->work_next;
+  while (work) {
+    tt_context *k = work;
+    work = k->work_next;
+    if (!work)
+      tail = NULL;
+    tt_context *more = cancel_one(k, err, cause, msg);
+    if (more) {
+      if (tail)
+        tail->work_next = more;
+      else
+        work = more;
+      for (tail = more; tail->work_next; tail = tail->work_next)
+        ;
+    }
+    tt_context_unref(k);
+  }
 }
 
-void tt__ctx_jump(tt_ctx *from, tt_ctx *to) { swapcontext(&from->uc, &to->uc); }
+static void timer_fire(tt_tnode *tm) {
+  tt_context *c = tm->arg;
+  cancel_tree(c, TT_ETIMEDOUT, TT_ETIMEDOUT, "context deadline exceeded");
+  tt_context_unref(c); /* the timer's reference */
+}
 
-#endif
+int tt_cancel_cause(tt_context *c, int cause, const char *msg) {
+  if (!c)
+    return TT_EINVAL;
+  if (c == &background || c->delegate)
+    return 0; /* not cancellable themselves */
+  atomic_store(&c->cancel_called, true);
+  cancel_tree(c, TT_ECANCELED, cause, msg ? msg : "context canceled");
+  return 0;
+}
+
+int tt_cancel(tt_context *c) { return tt_cancel_cause(c, TT_ECANCELED, "context canceled"); }
+
+/* ---- Making and freeing ------------------------------------------------------ */
+
+static tt_context *alloc_child(tt_context *parent, const char *file, int line) {
+  tt_context *c = calloc(1, sizeof *c);
+  if (!c)
+    return NULL;
+  atomic_store(&c->refs, 1);
+  c->parent = tt_context_ref(parent);
+  c->file = file;
+  c->line = line;
+  c->deadline = TT_NO_DEADLINE;
+  return c;
+}
+
+tt_context *tt__with(tt_context *parent, int64_t deadline, const char *file, int line) {
+  if (!parent)
+    parent = &background;
+  tt_context *c = alloc_child(parent, file, line);
+  if (!c)
+    return NULL;
+  c->done = tt__chan_make(0, 0, file, line);
+  if (!c->done) {
+    tt_context_unref(parent);
+    free(c);
+    return NULL;
+  }
+  tt_context *p = resolve(parent);
+  c->deadline = deadline < p->deadline ? deadline : p->deadline;
+
+  /* Link under the parent, or inherit its cancellation right away. */
+  int perr = 0, pcause = 0;
+  char pmsg[128] = "";
+  if (p != &background) {
+    tt_spin_lock(&p->lock);
+    perr = atomic_load(&p->err);
+    if (perr) {
+      pcause = p->cause;
+      memcpy(pmsg, p->msg, sizeof pmsg);
+    } else {
+      c->next_sibling = p->first_child;
+      if (p->first_child)
+        p->first_child->prev_sibling = c;
+      p->first_child = c;
+      c->linked = true;
+    }
+    tt_spin_unlock(&p->lock);
+  }
+  if (perr) {
+    cancel_tree(c, perr, pcause, pmsg);
+    return c;
+  }
+  if (c->deadline != TT_NO_DEADLINE) {
+    if (c->deadline <= tt_now()) {
+      cancel_tree(c, TT_ETIMEDOUT, TT_ETIMEDOUT, "context deadline exceeded");
+      return c;
+    }
+    c->timer.when = c->deadline;
+    c->timer.fire = timer_fire;
+    c->timer.arg = c;
+    tt_context_ref(c); /* held by the timer */
+    if (tt__timer_start(&c->timer) < 0)
+      tt_context_unref(c); /* no runtime: waits still honour the deadline */
+  }
+  return c;
+}
+
+tt_context *tt_with_value(tt_context *parent, const void *key, void *value) {
+  if (!parent)
+    parent = &background;
+  tt_context *c = alloc_child(parent, "(value)", 0);
+  if (!c)
+    return NULL;
+  c->delegate = resolve(parent);
+  c->key = key;
+  c->value = value;
+  c->deadline = c->delegate->deadline;
+  return c;
+}
+
+int tt_context_unref(tt_context *c) {
+  if (!c)
+    return TT_EINVAL;
+  if (c == &background)
+    return 0;
+  if (atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel) != 1)
+    return 0;
+  if (!c->delegate && !atomic_load(&c->cancel_called) && !atomic_load(&c->err)) {
+    atomic_fetch_add(&lost_cancels, 1);
+    if (tt__strict())
+      fprintf(stderr,
+              "tether: lost cancel: the context made at %s:%d was released without being "
+              "cancelled\n",
+              c->file, c->line);
+  }
+  tt_context *p = c->parent;
+  if (!c->delegate && p != &background) {
+    tt_spin_lock(&p->lock);
+    if (c->linked) {
+      if (c->prev_sibling)
+        c->prev_sibling->next_sibling = c->next_sibling;
+      else
+        p->first_child = c->next_sibling;
+      if (c->next_sibling)
+        c->next_sibling->prev_sibling = c->prev_sibling;
+      c->linked = false;
+    }
+    tt_spin_unlock(&p->lock);
+  }
+  if (c->done)
+    tt_chan_unref(c->done);
+  tt_context_unref(p);
+  free(c);
+  return 0;
+}
+
+int tt_context_release(tt_context *c) {
+  int rc = tt_cancel(c);
+  return rc < 0 ? rc : tt_context_unref(c);
+}
+
+/* ---- Reading ------------------------------------------------------------------- */
+
+int tt_context_err(tt_context *c) {
+  if (!c)
+    return TT_EINVAL;
+  c = resolve(c);
+  if (c == &background)
+    return 0;
+  int err = atomic_load(&c->err);
+  if (!err && c->deadline != TT_NO_DEADLINE && tt_now() >= c->deadline) {
+    /* The timer has not run yet (or there is no runtime to run it). */
+    cancel_tree(c, TT_ETIMEDOUT, TT_ETIMEDOUT, "context deadline exceeded");
+    err = atomic_load(&c->err);
+  }
+  return err;
+}
+
+int tt_context_cause(tt_context *c, const char **msg) {
+  if (msg)
+    *msg = "";
+  int err = tt_context_err(c);
+  if (err <= 0 && err != TT_ECANCELED && err != TT_ETIMEDOUT)
+    return err;
+  c = resolve(c);
+  tt_spin_lock(&c->lock);
+  int cause = c->cause;
+  if (msg)
+    *msg = c->msg; /* stable: written once, before err was set */
+  tt_spin_unlock(&c->lock);
+  return cause;
+}
+
+tt_chan *tt_context_done(tt_context *c) { return c ? resolve(c)->done : NULL; }
+
+int64_t tt_context_deadline(tt_context *c) { return c ? resolve(c)->deadline : TT_NO_DEADLINE; }
+
+void *tt_context_value(tt_context *c, const void *key) {
+  for (; c; c = c->parent)
+    if (c->delegate && c->key == key)
+      return c->value;
+  return NULL;
+}
+
+/* ---- Context-bounded waits ------------------------------------------------------ */
+
+/* Map a select over [cases..., done] bounded by the context's deadline. */
+int tt_select_ctx(tt_case *cases, int n, int flags, tt_context *ctx) {
+  if (!ctx || n < 0 || (n > 0 && !cases))
+    return TT_EINVAL;
+  tt_case small[9];
+  tt_case *all = n < 9 ? small : malloc((size_t)(n + 1) * sizeof *all);
+  if (!all)
+    return TT_ENOMEM;
+  if (n)
+    memcpy(all, cases, (size_t)n * sizeof *all);
+  all[n] = tt_case_recv(tt_context_done(ctx), NULL);
+  int rc = tt_select(all, n + 1, flags, tt_context_deadline(ctx));
+  if (rc >= 0 && rc < n)
+    cases[rc].err = all[rc].err;
+  if (all != small)
+    free(all);
+  if (rc == n || rc == TT_ETIMEDOUT) {
+    int err = tt_context_err(ctx);
+    return err ? err : TT_ETIMEDOUT;
+  }
+  return rc;
+}
+
+int tt_sleep_ctx(int64_t ns, tt_context *ctx) {
+  if (!ctx)
+    return TT_EINVAL;
+  if (!tt__current())
+    return TT_ENOTASK;
+  int64_t until = tt_now() + (ns > 0 ? ns : 0);
+  if (tt_context_err(ctx))
+    return tt_context_err(ctx);
+  if (ns <= 0)
+    return tt_yield();
+  tt_case done = tt_case_recv(tt_context_done(ctx), NULL);
+  int64_t cd = tt_context_deadline(ctx);
+  int rc = tt_select(&done, 1, 0, cd < until ? cd : until);
+  int err = tt_context_err(ctx);
+  if (rc == 0 || err)
+    return err ? err : TT_ECANCELED;
+  return 0;
+}
+
+int tt_chan_send_ctx(tt_chan *c, const void *elem, tt_context *ctx) {
+  tt_case k = tt_case_send(c, elem);
+  int rc = tt_select_ctx(&k, 1, 0, ctx);
+  return rc == 0 ? k.err : rc; /* select already reported a send on a closed channel */
+}
+
+int tt_chan_recv_ctx(tt_chan *c, void *out, tt_context *ctx) {
+  tt_case k = tt_case_recv(c, out);
+  int rc = tt_select_ctx(&k, 1, 0, ctx);
+  return rc == 0 ? k.err : rc;
+}

@@ -19,7 +19,7 @@
 
 #include "tether.h"
 #include "spinlock.h"
-#include "context.h"
+#include "switch.h"
 
 #define TT_LIKELY(x) __builtin_expect(!!(x), 1)
 #define TT_UNLIKELY(x) __builtin_expect(!!(x), 0)
@@ -57,10 +57,10 @@ int64_t tt__coarse_now(void);
 /* ---- Timers ----------------------------------------------------------- */
 
 struct tt_timer_heap;
-typedef struct tt_timer tt_timer;
-struct tt_timer {
+typedef struct tt_tnode tt_tnode;
+struct tt_tnode {
   int64_t when;                /* tt_now() deadline */
-  void (*fire)(tt_timer *t);   /* runs on a worker's scheduler stack */
+  void (*fire)(tt_tnode *t);   /* runs on a worker's scheduler stack */
   void *arg;
   struct tt_timer_heap *heap;  /* heap holding it, NULL when not armed */
   int32_t index;               /* position in heap->items */
@@ -69,16 +69,19 @@ struct tt_timer {
 typedef struct tt_timer_heap {
   tt_spinlock lock;
   int32_t n, cap;
-  tt_timer **items;
+  tt_tnode **items;
   _Atomic int64_t earliest; /* items[0]->when, INT64_MAX when empty */
 } tt_timer_heap;
 
 void tt__timer_heap_init(tt_timer_heap *h);
 void tt__timer_heap_destroy(tt_timer_heap *h);
 /* Arm t on heap h; the caller holds h->lock. Returns TT_ENOMEM on failure. */
-int tt__timer_add_locked(tt_timer_heap *h, tt_timer *t);
+int tt__timer_add_locked(tt_timer_heap *h, tt_tnode *t);
+/* Arm t (t->when, fire, arg set) on the caller's worker's heap, or on
+ * worker 0's from a plain thread. TT_ENOTINIT when the runtime is off. */
+int tt__timer_start(tt_tnode *t);
 /* Disarm t if armed; returns true when it was still pending. */
-bool tt__timer_del(tt_timer *t);
+bool tt__timer_del(tt_tnode *t);
 /* Fire every expired timer of every worker; returns how many fired. */
 int tt__timers_run(int64_t now);
 /* Earliest deadline over all heaps (INT64_MAX when none). */
@@ -133,7 +136,7 @@ struct tt_task {
   uint64_t *canary;  /* lowest usable words of the stack, must stay zero */
 
   tt_wg *exit_wg; /* Done at exit (tt_wg_go) */
-  tt_timer timer; /* used by sleep */
+  tt_tnode timer; /* used by sleep */
   void *wait_obj; /* primitive waited on, for dumps and leak detection */
 
   void *asan_fake_stack;

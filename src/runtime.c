@@ -45,6 +45,7 @@ const char *tt_strerror(int code) {
   case TT_EBUSY: return "busy: already running or still in use";
   case TT_EAGAIN: return "operation would block";
   case TT_ENEGATIVE: return "counter would become negative";
+  case TT_EUNLOCKED: return "unlock of an unlocked mutex";
   default: return "unknown error";
   }
 }

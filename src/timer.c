@@ -25,13 +25,13 @@ void tt__timer_heap_destroy(tt_timer_heap *h) {
   h->n = h->cap = 0;
 }
 
-static void heap_set(tt_timer_heap *h, int32_t i, tt_timer *t) {
+static void heap_set(tt_timer_heap *h, int32_t i, tt_tnode *t) {
   h->items[i] = t;
   t->index = i;
 }
 
 static void sift_up(tt_timer_heap *h, int32_t i) {
-  tt_timer *t = h->items[i];
+  tt_tnode *t = h->items[i];
   while (i > 0) {
     int32_t p = (i - 1) / 2;
     if (h->items[p]->when <= t->when)
@@ -43,7 +43,7 @@ static void sift_up(tt_timer_heap *h, int32_t i) {
 }
 
 static void sift_down(tt_timer_heap *h, int32_t i) {
-  tt_timer *t = h->items[i];
+  tt_tnode *t = h->items[i];
   for (;;) {
     int32_t c = 2 * i + 1;
     if (c >= h->n)
@@ -62,10 +62,10 @@ static void update_earliest(tt_timer_heap *h) {
   atomic_store(&h->earliest, h->n ? h->items[0]->when : INT64_MAX);
 }
 
-int tt__timer_add_locked(tt_timer_heap *h, tt_timer *t) {
+int tt__timer_add_locked(tt_timer_heap *h, tt_tnode *t) {
   if (h->n == h->cap) {
     int32_t cap = h->cap ? h->cap * 2 : 64;
-    tt_timer **items = realloc(h->items, (size_t)cap * sizeof(tt_timer *));
+    tt_tnode **items = realloc(h->items, (size_t)cap * sizeof(tt_tnode *));
     if (!items)
       return TT_ENOMEM;
     h->items = items;
@@ -79,7 +79,7 @@ int tt__timer_add_locked(tt_timer_heap *h, tt_timer *t) {
 }
 
 static void remove_at(tt_timer_heap *h, int32_t i) {
-  tt_timer *t = h->items[i];
+  tt_tnode *t = h->items[i];
   h->n--;
   if (i != h->n) {
     heap_set(h, i, h->items[h->n]);
@@ -90,7 +90,7 @@ static void remove_at(tt_timer_heap *h, int32_t i) {
   t->index = -1;
 }
 
-bool tt__timer_del(tt_timer *t) {
+bool tt__timer_del(tt_tnode *t) {
   tt_timer_heap *h = __atomic_load_n(&t->heap, __ATOMIC_ACQUIRE);
   if (!h)
     return false;
@@ -119,7 +119,7 @@ int tt__timers_run(int64_t now) {
   for (int i = 0; i < tt__rt.nworkers; i++) {
     tt_timer_heap *h = &tt__rt.workers[i]->timers;
     while (atomic_load_explicit(&h->earliest, memory_order_relaxed) <= now) {
-      tt_timer *due[64];
+      tt_tnode *due[64];
       int n = 0;
       tt_spin_lock(&h->lock);
       while (n < 64 && h->n > 0 && h->items[0]->when <= now) {
@@ -139,9 +139,22 @@ int tt__timers_run(int64_t now) {
   return fired;
 }
 
+int tt__timer_start(tt_tnode *t) {
+  if (atomic_load(&tt__rt.state) != TT_RT_RUNNING)
+    return TT_ENOTINIT;
+  tt_worker *w = tt__worker();
+  tt_timer_heap *h = &(w ? w : tt__rt.workers[0])->timers;
+  tt_spin_lock(&h->lock);
+  int rc = tt__timer_add_locked(h, t);
+  tt_spin_unlock(&h->lock);
+  if (rc == 0)
+    tt__kick_poller(t->when);
+  return rc;
+}
+
 /* ---- Sleep -------------------------------------------------------------- */
 
-static void sleep_fire(tt_timer *t) { tt__ready((tt_task *)t->arg); }
+static void sleep_fire(tt_tnode *t) { tt__ready((tt_task *)t->arg); }
 
 int tt_sleep(int64_t ns) {
   tt_worker *w = tt__worker();

@@ -5,8 +5,8 @@
  * Other targets (or -DTT_CONTEXT_UCONTEXT=ON) use ucontext, which is slower
  * because swapcontext also saves the signal mask with a system call.
  */
-#ifndef TT_CONTEXT_H
-#define TT_CONTEXT_H
+#ifndef TT_SWITCH_H
+#define TT_SWITCH_H
 
 #include <stddef.h>
 

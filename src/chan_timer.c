@@ -1,0 +1,171 @@
+/*
+ * Timers and tickers that deliver on channels (Go's time.Timer and
+ * time.Ticker), built on the scheduler's timer heaps.
+ *
+ * The callback runs on a worker's scheduler stack and only does a
+ * non-blocking send of the fire time (a full channel drops the tick, as Go
+ * does), then re-arms a ticker. Stopping races with a callback that a
+ * worker has already taken off the heap; `active` (under the object's lock)
+ * decides whether that callback may still deliver, and `pending` counts
+ * armings not yet finished, so freeing waits for an in-flight callback
+ * rather than pulling the object out from under it.
+ */
+#include <stdlib.h>
+
+#include "chan.h"
+
+typedef struct chan_timer {
+  tt_tnode node;
+  tt_spinlock lock;
+  tt_chan *c;
+  int64_t period; /* 0 for a one-shot timer */
+  bool active;    /* may deliver */
+  _Atomic int pending;
+  const char *file;
+  int line;
+  int64_t owner; /* task that made it, for leak reports */
+} chan_timer;
+
+struct tt_timer {
+  chan_timer t;
+};
+struct tt_ticker {
+  chan_timer t;
+};
+
+static void fire(tt_tnode *n) {
+  chan_timer *t = n->arg;
+  tt_spin_lock(&t->lock);
+  /* A reset while this callback was on its way re-armed the node: then this
+   * firing is stale and the re-armed one will deliver. */
+  bool rearmed = __atomic_load_n(&n->heap, __ATOMIC_ACQUIRE) != NULL;
+  if (t->active && !rearmed) {
+    int64_t now = tt_now();
+    tt_chan_try_send(t->c, &now);
+    if (t->period > 0) {
+      /* Next tick on the period grid; ticks a slow worker missed are
+       * skipped, never bunched up. */
+      int64_t next = n->when + t->period;
+      if (next <= now)
+        next = now + t->period - (now - n->when) % t->period;
+      n->when = next;
+      if (tt__timer_start(n) == 0)
+        atomic_fetch_add(&t->pending, 1);
+    } else {
+      t->active = false;
+    }
+  }
+  tt_spin_unlock(&t->lock);
+  atomic_fetch_sub(&t->pending, 1); /* last touch */
+}
+
+/* Under t->lock. */
+static int disarm_locked(chan_timer *t) {
+  bool was_active = t->active;
+  t->active = false;
+  if (tt__timer_del(&t->node)) {
+    atomic_fetch_sub(&t->pending, 1);
+    return was_active;
+  }
+  return 0;
+}
+
+/* Under t->lock. */
+static int arm_locked(chan_timer *t, int64_t ns) {
+  t->node.when = tt_now() + (ns > 0 ? ns : 0);
+  t->active = true;
+  atomic_fetch_add(&t->pending, 1);
+  int rc = tt__timer_start(&t->node);
+  if (rc < 0) {
+    atomic_fetch_sub(&t->pending, 1);
+    t->active = false;
+  }
+  return rc;
+}
+
+static chan_timer *make(size_t size, int64_t ns, int64_t period, const char *file, int line) {
+  chan_timer *t = calloc(1, size);
+  if (!t)
+    return NULL;
+  t->c = tt__chan_make(sizeof(int64_t), 1, file, line);
+  if (!t->c) {
+    free(t);
+    return NULL;
+  }
+  t->node.fire = fire;
+  t->node.arg = t;
+  t->period = period;
+  t->file = file;
+  t->line = line;
+  t->owner = tt_self();
+  tt_spin_lock(&t->lock);
+  int rc = arm_locked(t, ns);
+  tt_spin_unlock(&t->lock);
+  if (rc < 0) {
+    tt_chan_unref(t->c);
+    free(t);
+    return NULL;
+  }
+  return t;
+}
+
+static int release(chan_timer *t) {
+  if (!t)
+    return TT_EINVAL;
+  tt_spin_lock(&t->lock);
+  disarm_locked(t);
+  tt_spin_unlock(&t->lock);
+  while (atomic_load(&t->pending) > 0)
+    tt__cpu_relax(); /* a callback is running: it is a few instructions */
+  tt_chan_unref(t->c);
+  free(t);
+  return 0;
+}
+
+static int stop(chan_timer *t) {
+  if (!t)
+    return TT_EINVAL;
+  tt_spin_lock(&t->lock);
+  int was = disarm_locked(t);
+  tt_spin_unlock(&t->lock);
+  return was;
+}
+
+static int reset(chan_timer *t, int64_t ns, int64_t period) {
+  if (!t)
+    return TT_EINVAL;
+  tt_spin_lock(&t->lock);
+  int was = disarm_locked(t);
+  if (period)
+    t->period = period;
+  int rc = arm_locked(t, ns);
+  tt_spin_unlock(&t->lock);
+  return rc < 0 ? rc : was;
+}
+
+/* ---- Public: timers ---------------------------------------------------------- */
+
+tt_timer *tt__timer_make(int64_t ns, const char *file, int line) {
+  return (tt_timer *)make(sizeof(tt_timer), ns, 0, file, line);
+}
+tt_chan *tt_timer_chan(tt_timer *t) { return t ? t->t.c : NULL; }
+int tt_timer_stop(tt_timer *t) { return t ? stop(&t->t) : TT_EINVAL; }
+int tt_timer_reset(tt_timer *t, int64_t ns) { return t ? reset(&t->t, ns, 0) : TT_EINVAL; }
+int tt_timer_free(tt_timer *t) { return t ? release(&t->t) : TT_EINVAL; }
+
+/* ---- Public: tickers ----------------------------------------------------------- */
+
+tt_ticker *tt__ticker_make(int64_t period, const char *file, int line) {
+  if (period <= 0)
+    return NULL;
+  return (tt_ticker *)make(sizeof(tt_ticker), period, period, file, line);
+}
+tt_chan *tt_ticker_chan(tt_ticker *t) { return t ? t->t.c : NULL; }
+int tt_ticker_stop(tt_ticker *t) { return t ? (stop(&t->t), 0) : TT_EINVAL; }
+int tt_ticker_reset(tt_ticker *t, int64_t period) {
+  if (!t || period <= 0)
+    return TT_EINVAL;
+  int rc = reset(&t->t, period, period);
+  return rc < 0 ? rc : 0;
+}
+int tt_ticker_free(tt_ticker *t) { return t ? release(&t->t) : TT_EINVAL; }

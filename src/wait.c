@@ -1,0 +1,189 @@
+/*
+ * The waiting machinery of wait.h: wait queues, claiming, deadline timers,
+ * and tt__wait_on, the bounded wait every sync primitive uses.
+ */
+#include "wait.h"
+
+#include "chan.h"
+
+/* ---- Wait queues -------------------------------------------------------- */
+
+void tt__waitq_push(tt_waitq *q, tt_waiter *w) {
+  w->next = NULL;
+  w->prev = q->last;
+  if (q->last)
+    q->last->next = w;
+  else
+    q->first = w;
+  q->last = w;
+  w->queued = true;
+}
+
+void tt__waitq_unlink(tt_waitq *q, tt_waiter *w) {
+  if (!w->queued)
+    return;
+  if (w->prev)
+    w->prev->next = w->next;
+  else
+    q->first = w->next;
+  if (w->next)
+    w->next->prev = w->prev;
+  else
+    q->last = w->prev;
+  w->next = w->prev = NULL;
+  w->queued = false;
+}
+
+tt_waiter *tt__waitq_claim(tt_waitq *q) {
+  tt_waiter *w;
+  while ((w = q->first)) {
+    tt__waitq_unlink(q, w);
+    int expect = 0;
+    if (atomic_compare_exchange_strong(&w->op->done, &expect, 1)) {
+      w->op->fired = w->case_index;
+      return w;
+    }
+    /* Its operation already completed elsewhere; its owner is on the way
+     * to remove the rest of its waiters. */
+  }
+  return NULL;
+}
+
+/* ---- Deadline timers ------------------------------------------------------ */
+
+static void op_timer_fire(tt_tnode *tm) {
+  tt_opstate *op = tm->arg;
+  tt_task *t = op->task;
+  int expect = 0;
+  bool won = atomic_compare_exchange_strong(&op->done, &expect, 1);
+  if (won)
+    op->fired = -1;
+  /* Last touch of op: once DONE is visible its owner may return. */
+  atomic_store_explicit(&op->timer_state, TT_TIMER_DONE, memory_order_release);
+  if (won)
+    tt__ready(t);
+}
+
+void tt__op_timer_arm(tt_opstate *op, int64_t deadline) {
+  tt_worker *w = tt__worker();
+  tt_tnode *tm = &op->task->timer;
+  tm->when = deadline;
+  tm->fire = op_timer_fire;
+  tm->arg = op;
+  atomic_store_explicit(&op->timer_state, TT_TIMER_ARMED, memory_order_relaxed);
+  tt_spin_lock(&w->timers.lock);
+  int rc = tt__timer_add_locked(&w->timers, tm);
+  tt_spin_unlock(&w->timers.lock);
+  if (rc < 0) {
+    /* No memory for the heap: time the operation out now rather than let
+     * it wait past its deadline. */
+    op_timer_fire(tm);
+    return;
+  }
+  tt__kick_poller(deadline);
+}
+
+void tt__op_timer_disarm(tt_opstate *op) {
+  if (atomic_load_explicit(&op->timer_state, memory_order_acquire) == TT_TIMER_UNUSED)
+    return;
+  if (tt__timer_del(&op->task->timer))
+    return;
+  /* Already taken off the heap by a worker that is firing it: wait for the
+   * callback to finish with our stack-allocated state. It is a handful of
+   * instructions. */
+  while (atomic_load_explicit(&op->timer_state, memory_order_acquire) != TT_TIMER_DONE)
+    tt__cpu_relax();
+}
+
+static void deadline_commit(void *arg) {
+  tt_opstate *op = arg;
+  tt__op_timer_arm(op, op->deadline);
+}
+
+int tt__park_until(tt_wait_reason why, int64_t deadline) {
+  if (deadline == TT_NO_DEADLINE) {
+    tt__park(why, NULL, NULL, NULL);
+    tt__fatal("a task blocked forever (%s) was resumed", tt__wait_reason_string(why));
+  }
+  if (deadline <= tt_now())
+    return TT_ETIMEDOUT;
+  tt_opstate op = {.done = 0, .fired = -2, .timer_state = TT_TIMER_UNUSED,
+                   .task = tt__current(), .deadline = deadline};
+  tt__park(why, NULL, deadline_commit, &op);
+  tt__op_timer_disarm(&op);
+  return TT_ETIMEDOUT;
+}
+
+/* ---- Bounded waits for sync primitives ------------------------------------ */
+
+typedef struct wait_park {
+  tt_spinlock *lock;
+  tt_opstate *op;
+} wait_park;
+
+static void wait_commit(void *arg) {
+  wait_park *p = arg;
+  if (p->op->deadline != TT_NO_DEADLINE)
+    tt__op_timer_arm(p->op, p->op->deadline);
+  tt_spin_unlock(p->lock);
+}
+
+int tt__wait_on(tt_spinlock *lock, tt_waitq *q, tt_waiter *w, tt_wait_reason why, void *obj,
+                tt_context *ctx, int64_t deadline) {
+  tt_worker *wk = tt__worker();
+  tt_task *self = wk->current;
+  tt_opstate op = {.done = 0, .fired = -2, .timer_state = TT_TIMER_UNUSED, .task = self,
+                   .deadline = deadline};
+  /* The context contributes its deadline, and a second waiter on its done
+   * channel (case 1) so that a cancel claims the operation too. */
+  tt_chan *done = NULL;
+  tt_waiter dw;
+  if (ctx) {
+    int64_t cd = tt_context_deadline(ctx);
+    if (cd < op.deadline)
+      op.deadline = cd;
+    done = tt_context_done(ctx);
+  }
+  if (op.deadline != TT_NO_DEADLINE && op.deadline <= tt_now()) {
+    tt_spin_unlock(lock);
+    int err = ctx ? tt_context_err(ctx) : 0;
+    return err ? err : TT_ETIMEDOUT;
+  }
+  if (done) {
+    tt_spin_lock(&done->lock);
+    tt__chan_forget_stale(done);
+    if (done->closed) {
+      tt_spin_unlock(&done->lock);
+      tt_spin_unlock(lock);
+      return tt_context_err(ctx);
+    }
+    dw = (tt_waiter){.chan = done, .op = &op, .elem = NULL, .case_index = 1};
+    tt__chan_enqueue(done, &done->recvq, &dw, true);
+    tt_spin_unlock(&done->lock);
+  }
+  w->chan = NULL;
+  w->op = &op;
+  w->case_index = 0;
+  w->success = false;
+  tt__waitq_push(q, w);
+  wait_park p = {lock, &op};
+  tt__park_on(wk, why, obj, wait_commit, &p);
+
+  tt__op_timer_disarm(&op);
+  if (done) {
+    tt_spin_lock(&done->lock);
+    bool free_it = tt__chan_unpin_locked(done, &done->recvq, &dw);
+    tt_spin_unlock(&done->lock);
+    if (free_it)
+      tt__chan_free(done);
+  }
+  if (op.fired == 0)
+    return 0;
+  tt_spin_lock(lock);
+  tt__waitq_unlink(q, w);
+  tt_spin_unlock(lock);
+  if (op.fired == 1)
+    return tt_context_err(ctx);
+  int err = ctx ? tt_context_err(ctx) : 0;
+  return err ? err : TT_ETIMEDOUT;
+}
