@@ -102,6 +102,11 @@ void tt__idle_park(tt_worker *w) {
     atomic_fetch_sub(&tt__rt.nspinning, 1);
   }
 
+  /* Idle time is when surplus stack pages go back to the kernel, a batch
+   * at a time, as long as nobody needs this worker. */
+  while (!atomic_load(&w->wakeup) && !tt__work_visible() && tt__stacks_trim())
+    ;
+
   /* Last look, now that wakers can see us. */
   if (atomic_load(&tt__rt.state) == TT_RT_RUNNING && !atomic_load(&w->wakeup)) {
     if (!tt__work_visible()) {

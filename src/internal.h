@@ -281,6 +281,9 @@ void tt__stacks_destroy(void);
  * top; NULL when out of memory. */
 tt_task *tt__stack_alloc(tt_worker *w, size_t size);
 void tt__stack_free(tt_worker *w, tt_task *t);
+/* Return the pages of one batch of surplus pooled stacks to the kernel;
+ * true when more remain. Called by idle workers. */
+bool tt__stacks_trim(void);
 /* Canary and stack pointer (sp: any address in the caller's frame) check;
  * aborts with a report naming the task. */
 void tt__stack_check(tt_task *t, void *sp);

@@ -177,25 +177,64 @@ static char *pool_get(tt_worker *w) {
   return got;
 }
 
-static void pool_put(char **slots, int n) {
-  /* Decide which slots give their pages back before taking the lock:
-   * madvise is a system call. */
-  tt_spin_lock(&pool.lock);
-  size_t ndirty = pool.ndirty;
-  tt_spin_unlock(&pool.lock);
-  bool clean[TT_STACK_CACHE];
-  for (int i = 0; i < n; i++) {
-    clean[i] = ndirty + (size_t)i >= POOL_DIRTY_KEEP;
-    if (clean[i])
-      madvise(slots[i] + tt__page_size(), pool.slot_size - tt__page_size(), MADV_DONTNEED);
+static int cmp_addr(const void *a, const void *b) {
+  uintptr_t x = (uintptr_t) * (char *const *)a, y = (uintptr_t) * (char *const *)b;
+  return x < y ? -1 : x > y;
+}
+
+/* Give back the pages of n slots, with one madvise per run of adjacent
+ * slots: each call costs a system call and a TLB shootdown on every CPU
+ * running our threads, and slots freed together were mostly carved
+ * together. */
+static void return_pages(char **slots, int n) {
+  qsort(slots, (size_t)n, sizeof *slots, cmp_addr);
+  for (int i = 0; i < n;) {
+    int j = i + 1;
+    while (j < n && slots[j] == slots[j - 1] + pool.slot_size)
+      j++;
+    madvise(slots[i], (size_t)(j - i) * pool.slot_size, MADV_DONTNEED);
+    i = j;
   }
+}
+
+/* Freed slots always go to the warm list: no system call on the exit path,
+ * however many tasks exit at once. Idle workers return the excess pages
+ * later (tt__stacks_trim), as Go's background scavenger does. */
+static void pool_put(char **slots, int n) {
   tt_spin_lock(&pool.lock);
   for (int i = 0; i < n; i++) {
-    bool ok = clean[i] ? vec_push(&pool.clean, &pool.nclean, &pool.clean_cap, slots[i])
-                       : vec_push(&pool.dirty, &pool.ndirty, &pool.dirty_cap, slots[i]);
+    bool ok = vec_push(&pool.dirty, &pool.ndirty, &pool.dirty_cap, slots[i]);
     (void)ok; /* on failure the slot stays mapped but unused */
   }
   tt_spin_unlock(&pool.lock);
+}
+
+#define TRIM_BATCH 1024
+
+bool tt__stacks_trim(void) {
+  char *batch[TRIM_BATCH];
+  int n = 0;
+  tt_spin_lock(&pool.lock);
+  /* The oldest warm slots (the bottom of the list) are the coldest. */
+  if (pool.ndirty > POOL_DIRTY_KEEP) {
+    size_t excess = pool.ndirty - POOL_DIRTY_KEEP;
+    n = excess < TRIM_BATCH ? (int)excess : TRIM_BATCH;
+    memcpy(batch, pool.dirty, (size_t)n * sizeof(char *));
+    memmove(pool.dirty, pool.dirty + n, (pool.ndirty - (size_t)n) * sizeof(char *));
+    pool.ndirty -= (size_t)n;
+  }
+  tt_spin_unlock(&pool.lock);
+  if (n == 0)
+    return false;
+  return_pages(batch, n);
+  tt_spin_lock(&pool.lock);
+  for (int i = 0; i < n; i++) {
+    bool ok = vec_push(&pool.clean, &pool.nclean, &pool.clean_cap, batch[i]);
+    (void)ok;
+  }
+  bool more = pool.ndirty > POOL_DIRTY_KEEP;
+  tt_spin_unlock(&pool.lock);
+  return more;
 }
 
 static tt_task *init_record(char *lo, size_t size, int kind) {
@@ -250,8 +289,10 @@ void tt__stack_free(tt_worker *w, tt_task *t) {
     return;
   }
   if (w->nstack_cache == TT_STACK_CACHE) {
+    /* Hand the older (colder) half to the pool; keep the warm top. */
     int half = TT_STACK_CACHE / 2;
-    pool_put(w->stack_cache + half, half);
+    pool_put(w->stack_cache, half);
+    memmove(w->stack_cache, w->stack_cache + half, (size_t)half * sizeof(char *));
     w->nstack_cache = half;
   }
   w->stack_cache[w->nstack_cache++] = lo;
