@@ -186,7 +186,11 @@ static void park1_commit(void *arg) {
 
 /* After a wake-up of a single-channel operation. Only an operation with a
  * deadline (pinned) touches the channel again. */
-static inline int finish_wait(tt_chan *c, tt_waitq *q, tt_waiter *w, tt_opstate *op, bool pinned) {
+static inline int finish_wait(tt_chan *c, tt_waitq *q, tt_waiter *w, tt_opstate *op, bool pinned,
+                              bool send) {
+  /* A send woken by close is a misuse: report it while c surely exists. */
+  if (send && op->fired >= 0 && !w->success)
+    tt__chan_misuse(c, "send on closed channel", TT_ECLOSED);
   if (pinned) {
     tt__op_timer_disarm(op);
     tt_spin_lock(&c->lock);
@@ -245,10 +249,7 @@ static int chan_send(tt_chan *c, const void *elem, int64_t deadline, bool block)
   tt__chan_enqueue(c, &c->sendq, &w, pinned);
   park1 p = {c, &op, deadline};
   tt__park_on(wk, TT_WAIT_CHAN_SEND, c, park1_commit, &p);
-  int rc = finish_wait(c, &c->sendq, &w, &op, pinned);
-  if (rc == TT_ECLOSED)
-    return tt__chan_misuse(c, "send on closed channel", TT_ECLOSED);
-  return rc;
+  return finish_wait(c, &c->sendq, &w, &op, pinned, true);
 }
 
 static int chan_recv(tt_chan *c, void *out, int64_t deadline, bool block) {
@@ -297,7 +298,7 @@ static int chan_recv(tt_chan *c, void *out, int64_t deadline, bool block) {
   tt__chan_enqueue(c, &c->recvq, &w, pinned);
   park1 p = {c, &op, deadline};
   tt__park_on(wk, TT_WAIT_CHAN_RECV, c, park1_commit, &p);
-  return finish_wait(c, &c->recvq, &w, &op, pinned);
+  return finish_wait(c, &c->recvq, &w, &op, pinned, false);
 }
 
 int tt_chan_send(tt_chan *c, const void *elem) { return chan_send(c, elem, TT_NO_DEADLINE, true); }

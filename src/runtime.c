@@ -24,7 +24,7 @@ void tt__fatal(const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
   fputs("tether: fatal: ", stderr);
-  vfprintf(stderr, fmt, ap);
+  vfprintf(stderr, fmt, ap); // NOLINT(clang-analyzer-valist.Uninitialized): va_start above
   fputc('\n', stderr);
   va_end(ap);
   abort();

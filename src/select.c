@@ -141,7 +141,8 @@ int tt_select(tt_case *cases, int n, int flags, int64_t deadline) {
       goto out;
     }
     int j = (int)(tt__fastrand() % (uint32_t)(np + 1));
-    poll[np] = poll[j];
+    if (j != np)
+      poll[np] = poll[j];
     poll[j] = i;
     np++;
   }
@@ -164,7 +165,7 @@ int tt_select(tt_case *cases, int n, int flags, int64_t deadline) {
       j--;
     if (j > 0 && locks[j - 1] == c)
       continue;
-    memmove(&locks[j + 1], &locks[j], (size_t)(nl - j) * sizeof *locks);
+    memmove(&locks[j + 1], &locks[j], (size_t)(nl - j) * sizeof(tt_chan *));
     locks[j] = c;
     nl++;
   }

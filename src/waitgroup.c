@@ -1,26 +1,41 @@
 /*
  * WaitGroup. The counter is an atomic updated without a lock except on the
  * transition to zero, which takes the lock and wakes every waiter: tasks are
- * made runnable, plain threads are woken through a futex sequence word.
+ * claimed off a wait queue (wait.h) and made runnable, plain threads are
+ * woken through a futex sequence word. Task waiters are tt_waiters like
+ * those of every other primitive, so tt_wg_wait_ctx is tt__wait_on with a
+ * context; plain threads keep the futex path (they have no task to park and
+ * no context variant: tt_wg_wait_ctx is task only when it has to wait).
  *
  * Freeing safety: a waiter may free the WaitGroup as soon as it returns, so
  * every waiter takes the lock once before returning; that cannot succeed
- * until the Done that woke it has released the lock for the last time.
+ * until the Done that woke it has released the lock for the last time. The
+ * count of task waiters is dropped on that same way out, so tt_wg_free sees
+ * a woken task that has not left yet as still waiting (TT_EBUSY).
  */
 #include <stdlib.h>
 
 #include "futex.h"
-#include "internal.h"
+#include "wait.h"
 
 struct tt_wg {
   tt_spinlock lock;
   _Atomic int64_t count;
-  tt_task *waiters;        /* parked tasks, linked through ->next */
-  int64_t ntask_waiters;   /* under lock */
+  tt_waitq waiters;        /* parked tasks: tt_waiters on their stacks */
+  int64_t ntask_waiters;   /* tasks inside a wait, under lock */
   uint64_t waiters_gen;    /* runtime generation the waiting tasks belong to */
   int64_t nthread_waiters; /* under lock */
   _Atomic uint32_t seq;    /* bumped at each zero transition */
 };
+
+/* Under wg->lock: tasks of a runtime that has shut down were freed with
+ * their stacks (and their tt_waiters); forget them. */
+static void forget_stale(tt_wg *wg) {
+  if (wg->waiters_gen != atomic_load(&tt__rt.generation)) {
+    wg->waiters.first = wg->waiters.last = NULL;
+    wg->ntask_waiters = 0;
+  }
+}
 
 tt_wg *tt_wg_make(void) {
   tt_wg *wg = calloc(1, sizeof *wg);
@@ -64,14 +79,14 @@ int tt_wg_add(tt_wg *wg, int64_t delta) {
     return TT_ENEGATIVE;
   }
   atomic_fetch_add(&wg->count, delta);
+  tt_task *wake = NULL;
   if (c + delta == 0) {
-    tt_task *t = wg->waiters_gen == atomic_load(&tt__rt.generation) ? wg->waiters : NULL;
-    wg->waiters = NULL;
-    wg->ntask_waiters = 0;
-    while (t) {
-      tt_task *next = t->next;
-      tt__ready(t);
-      t = next;
+    forget_stale(wg);
+    tt_waiter *w;
+    while ((w = tt__waitq_claim(&wg->waiters))) {
+      tt_task *t = w->op->task; /* w is on t's stack: read it before t runs */
+      t->next = wake;
+      wake = t;
     }
     if (wg->nthread_waiters) {
       atomic_fetch_add(&wg->seq, 1);
@@ -79,10 +94,30 @@ int tt_wg_add(tt_wg *wg, int64_t delta) {
     }
   }
   tt_spin_unlock(&wg->lock);
+  while (wake) {
+    tt_task *next = wake->next;
+    tt__ready(wake);
+    wake = next;
+  }
   return 0;
 }
 
 int tt_wg_done(tt_wg *wg) { return tt_wg_add(wg, -1); }
+
+/* Task waiters: queue and park until the zero transition claims us, or ctx
+ * (may be NULL) is done. */
+static int wait_task(tt_wg *wg, tt_context *ctx) {
+  /* wg->lock held, count not zero */
+  forget_stale(wg);
+  wg->waiters_gen = atomic_load(&tt__rt.generation);
+  wg->ntask_waiters++;
+  tt_waiter w = {.elem = NULL};
+  int rc = tt__wait_on(&wg->lock, &wg->waiters, &w, TT_WAIT_WAITGROUP, wg, ctx, TT_NO_DEADLINE);
+  tt_spin_lock(&wg->lock); /* see the comment at the top */
+  wg->ntask_waiters--;
+  tt_spin_unlock(&wg->lock);
+  return rc;
+}
 
 int tt_wg_wait(tt_wg *wg) {
   if (!wg)
@@ -92,22 +127,8 @@ int tt_wg_wait(tt_wg *wg) {
     tt_spin_unlock(&wg->lock);
     return 0;
   }
-  tt_task *self = tt__current();
-  if (self) {
-    uint64_t gen = atomic_load(&tt__rt.generation);
-    if (wg->waiters_gen != gen) { /* leftovers of a runtime that shut down */
-      wg->waiters = NULL;
-      wg->ntask_waiters = 0;
-      wg->waiters_gen = gen;
-    }
-    self->next = wg->waiters;
-    wg->waiters = self;
-    wg->ntask_waiters++;
-    tt__park(TT_WAIT_WAITGROUP, wg, tt__spin_unlock_cb, &wg->lock);
-    tt_spin_lock(&wg->lock); /* see the comment at the top */
-    tt_spin_unlock(&wg->lock);
-    return 0;
-  }
+  if (tt__current())
+    return wait_task(wg, NULL);
   wg->nthread_waiters++;
   while (atomic_load(&wg->count) != 0) {
     uint32_t s = atomic_load(&wg->seq);
@@ -118,6 +139,25 @@ int tt_wg_wait(tt_wg *wg) {
   wg->nthread_waiters--;
   tt_spin_unlock(&wg->lock);
   return 0;
+}
+
+/* Zero wins over a done context, as the plain form returns 0 at zero. A
+ * plain thread that would have to wait gets TT_ENOTASK: its futex sleep
+ * cannot also watch the context's done channel. */
+int tt_wg_wait_ctx(tt_wg *wg, tt_context *ctx) {
+  if (!wg || !ctx)
+    return TT_EINVAL;
+  int err = tt_context_err(ctx); /* outside wg->lock: it may cancel a tree */
+  tt_spin_lock(&wg->lock);
+  if (atomic_load(&wg->count) == 0) {
+    tt_spin_unlock(&wg->lock);
+    return 0;
+  }
+  if (err || !tt__current()) {
+    tt_spin_unlock(&wg->lock);
+    return err ? err : TT_ENOTASK;
+  }
+  return wait_task(wg, ctx);
 }
 
 int64_t tt__wg_spawn(tt_wg *wg, tt_fn fn, void *arg, const tt_spawn_opts *opts,
