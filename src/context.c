@@ -86,8 +86,11 @@ static tt_context *cancel_one(tt_context *c, int err, int cause, const char *msg
   }
   c->first_child = NULL;
   tt_spin_unlock(&c->lock);
+  /* Disarm before closing: a task woken by the close may drop the last
+   * reference it was lent at once. */
+  bool timer_ref = c->deadline != TT_NO_DEADLINE && tt__timer_del(&c->timer);
   tt__chan_close(c->done, c->file, c->line);
-  if (c->deadline != TT_NO_DEADLINE && tt__timer_del(&c->timer))
+  if (timer_ref)
     tt_context_unref(c); /* the timer's reference */
   return kids;
 }

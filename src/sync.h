@@ -142,9 +142,6 @@ static inline void tt__wake_all(tt_task *list) {
   }
 }
 
-/* The caller's task, or NULL on a plain thread. */
-static inline tt_task *tt__sync_self(void) { return tt__current(); }
-
 /* Misuse (unlock of an unlocked mutex, ...): returns code; with TT_STRICT=1
  * prints Go's "fatal error: sync: <what>", the calling task and its spawn
  * site and the stack, then aborts. obj is the primitive, for the report. */
