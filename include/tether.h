@@ -335,7 +335,8 @@ typedef struct tt_cond {
 } tt_cond;
 
 /* Unlock m, wait for a signal, lock m again (also on timeout/cancel, as
- * pthread_cond_timedwait does). m must be locked by the caller. */
+ * pthread_cond_timedwait does). m must be locked by the caller, else
+ * TT_EUNLOCKED. */
 int tt_cond_wait(tt_cond *c, tt_mutex *m);
 int tt_cond_wait_until(tt_cond *c, tt_mutex *m, int64_t deadline);
 int tt_cond_wait_ctx(tt_cond *c, tt_mutex *m, tt_context *ctx);
@@ -347,7 +348,8 @@ typedef struct tt_once {
 } tt_once;
 
 /* Run fn(arg) exactly once over all callers; the others wait until it has
- * returned. Task only when it may have to wait. */
+ * returned. A plain thread that would have to wait gets TT_ENOTASK. A
+ * recursive call from fn deadlocks, as in Go. */
 int tt_once_do(tt_once *o, tt_fn fn, void *arg);
 
 typedef struct tt_sem {
@@ -357,9 +359,11 @@ typedef struct tt_sem {
 /* A counting semaphore; a zeroed one has no permits: tt_sem_release adds.
  * Waiters are served first come, first served. */
 int tt_sem_acquire(tt_sem *s, int64_t n);
-int tt_sem_try_acquire(tt_sem *s, int64_t n); /* TT_EAGAIN when short */
+/* TT_EAGAIN when short of permits or when others are already queued. */
+int tt_sem_try_acquire(tt_sem *s, int64_t n);
 int tt_sem_acquire_until(tt_sem *s, int64_t n, int64_t deadline);
 int tt_sem_acquire_ctx(tt_sem *s, int64_t n, tt_context *ctx);
+/* TT_EINVAL when the count would pass 2^62 - 1 (nothing changes). */
 int tt_sem_release(tt_sem *s, int64_t n);
 
 /* ---- Timers and tickers ---------------------------------------------------
