@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "chan.h"
+#include "wait.h"
 
 struct tt_context {
   tt_spinlock lock;
@@ -31,6 +32,7 @@ struct tt_context {
   char msg[128];
   int64_t deadline;
   tt_tnode timer;
+  _Atomic int timer_state; /* TT_TIMER_* of wait.h */
   tt_context *first_child, *next_sibling, *prev_sibling;
   tt_context *work_next; /* worklist link while cancelling */
   bool linked;           /* in parent's child list */
@@ -86,12 +88,7 @@ static tt_context *cancel_one(tt_context *c, int err, int cause, const char *msg
   }
   c->first_child = NULL;
   tt_spin_unlock(&c->lock);
-  /* Disarm before closing: a task woken by the close may drop the last
-   * reference it was lent at once. */
-  bool timer_ref = c->deadline != TT_NO_DEADLINE && tt__timer_del(&c->timer);
   tt__chan_close(c->done, c->file, c->line);
-  if (timer_ref)
-    tt_context_unref(c); /* the timer's reference */
   return kids;
 }
 
@@ -120,7 +117,7 @@ static void cancel_tree(tt_context *c, int err, int cause, const char *msg) {
 static void timer_fire(tt_tnode *tm) {
   tt_context *c = tm->arg;
   cancel_tree(c, TT_ETIMEDOUT, TT_ETIMEDOUT, "context deadline exceeded");
-  tt_context_unref(c); /* the timer's reference */
+  atomic_store_explicit(&c->timer_state, TT_TIMER_DONE, memory_order_release); /* last touch */
 }
 
 int tt_cancel_cause(tt_context *c, int cause, const char *msg) {
@@ -194,9 +191,11 @@ tt_context *tt__with(tt_context *parent, int64_t deadline, const char *file, int
     c->timer.when = c->deadline;
     c->timer.fire = timer_fire;
     c->timer.arg = c;
-    tt_context_ref(c); /* held by the timer */
+    /* ARMED before the timer can fire (and set DONE). Without a runtime
+     * there is no timer; waits still honour the deadline. */
+    atomic_store(&c->timer_state, TT_TIMER_ARMED);
     if (tt__timer_start(&c->timer) < 0)
-      tt_context_unref(c); /* no runtime: waits still honour the deadline */
+      atomic_store(&c->timer_state, TT_TIMER_UNUSED);
   }
   return c;
 }
@@ -221,7 +220,13 @@ int tt_context_unref(tt_context *c) {
     return 0;
   if (atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel) != 1)
     return 0;
-  if (!c->delegate && !atomic_load(&c->cancel_called) && !atomic_load(&c->err)) {
+  /* Disarm the deadline timer, or wait out its callback if a worker is
+   * running it right now. */
+  if (atomic_load(&c->timer_state) == TT_TIMER_ARMED && !tt__timer_del(&c->timer))
+    while (atomic_load_explicit(&c->timer_state, memory_order_acquire) != TT_TIMER_DONE)
+      tt__cpu_relax();
+  bool expired = c->deadline != TT_NO_DEADLINE && tt_now() >= c->deadline;
+  if (!c->delegate && !atomic_load(&c->cancel_called) && !atomic_load(&c->err) && !expired) {
     atomic_fetch_add(&lost_cancels, 1);
     if (tt__strict())
       fprintf(stderr,

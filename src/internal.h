@@ -64,6 +64,7 @@ struct tt_tnode {
   void *arg;
   struct tt_timer_heap *heap;  /* heap holding it, NULL when not armed */
   int32_t index;               /* position in heap->items */
+  uint64_t gen;                /* runtime generation it was armed in */
 };
 
 typedef struct tt_timer_heap {
@@ -80,7 +81,9 @@ int tt__timer_add_locked(tt_timer_heap *h, tt_tnode *t);
 /* Arm t (t->when, fire, arg set) on the caller's worker's heap, or on
  * worker 0's from a plain thread. TT_ENOTINIT when the runtime is off. */
 int tt__timer_start(tt_tnode *t);
-/* Disarm t if armed; returns true when it was still pending. */
+/* Disarm t if armed. True when it was still pending (or was armed in a
+ * runtime that has shut down since: it can never fire); false when it has
+ * fired or is firing right now. */
 bool tt__timer_del(tt_tnode *t);
 /* Fire every expired timer of every worker; returns how many fired. */
 int tt__timers_run(int64_t now);

@@ -71,6 +71,7 @@ int tt__timer_add_locked(tt_timer_heap *h, tt_tnode *t) {
     h->items = items;
     h->cap = cap;
   }
+  t->gen = atomic_load_explicit(&tt__rt.generation, memory_order_relaxed);
   __atomic_store_n(&t->heap, h, __ATOMIC_RELEASE);
   heap_set(h, h->n++, t);
   sift_up(h, t->index);
@@ -94,6 +95,11 @@ bool tt__timer_del(tt_tnode *t) {
   tt_timer_heap *h = __atomic_load_n(&t->heap, __ATOMIC_ACQUIRE);
   if (!h)
     return false;
+  if (t->gen != atomic_load_explicit(&tt__rt.generation, memory_order_relaxed)) {
+    /* Its heap went with the runtime that armed it. */
+    __atomic_store_n(&t->heap, NULL, __ATOMIC_RELEASE);
+    return true;
+  }
   tt_spin_lock(&h->lock);
   bool armed = __atomic_load_n(&t->heap, __ATOMIC_RELAXED) == h;
   if (armed) {

@@ -118,13 +118,17 @@ int tt__park_until(tt_wait_reason why, int64_t deadline) {
 
 typedef struct wait_park {
   tt_spinlock *lock;
+  tt_chan *done; /* locked too, when the wait is bounded by a context */
   tt_opstate *op;
 } wait_park;
 
+/* Once the task is off its stack: arm the deadline, then let wakers in. */
 static void wait_commit(void *arg) {
   wait_park *p = arg;
   if (p->op->deadline != TT_NO_DEADLINE)
     tt__op_timer_arm(p->op, p->op->deadline);
+  if (p->done)
+    tt_spin_unlock(&p->done->lock);
   tt_spin_unlock(p->lock);
 }
 
@@ -159,14 +163,15 @@ int tt__wait_on(tt_spinlock *lock, tt_waitq *q, tt_waiter *w, tt_wait_reason why
     }
     dw = (tt_waiter){.chan = done, .op = &op, .elem = NULL, .case_index = 1};
     tt__chan_enqueue(done, &done->recvq, &dw, true);
-    tt_spin_unlock(&done->lock);
+    /* done stays locked until the task is parked: a cancel must not claim
+     * the wait while the task still runs. */
   }
   w->chan = NULL;
   w->op = &op;
   w->case_index = 0;
   w->success = false;
   tt__waitq_push(q, w);
-  wait_park p = {lock, &op};
+  wait_park p = {lock, done, &op};
   tt__park_on(wk, why, obj, wait_commit, &p);
 
   tt__op_timer_disarm(&op);
