@@ -37,7 +37,9 @@ static void consumer(void *arg) {
 
 static void main_task(void *arg) {
   (void)arg;
-  pipe_t p = {.ch = tt_chan_make(sizeof(long), 0), .ctx = tt_with_cancel(NULL), .sum = 0,
+  pipe_t p = {.ch = tt_chan_make(sizeof(long), 0),
+              .ctx = tt_with_cancel(NULL),
+              .sum = 0,
               .wg = tt_wg_make()};
   tt_wg_go(p.wg, consumer, &p);
   tt_wg_go(p.wg, producer, &p);

@@ -22,7 +22,7 @@ static int worker(tt_context *ctx, void *arg) {
     long job;
     int rc = tt_chan_recv_ctx(p->jobs, &job, ctx);
     if (rc != 0)
-      return 0; /* jobs closed, or the pool is shutting down */
+      return 0;       /* jobs closed, or the pool is shutting down */
     tt_sleep(100000); /* "process" the job */
     atomic_fetch_add(&p->done, 1);
   }

@@ -96,8 +96,7 @@ typedef struct tt_spawn_opts {
  * from a task, the new task runs first, on the same worker, until it
  * blocks, yields or returns (so the call is a scheduling point). */
 #define tt_go(fn, arg) tt__spawn((fn), (arg), NULL, #fn, __FILE__, __LINE__, __func__)
-#define tt_go_opts(fn, arg, opts) \
-  tt__spawn((fn), (arg), (opts), #fn, __FILE__, __LINE__, __func__)
+#define tt_go_opts(fn, arg, opts) tt__spawn((fn), (arg), (opts), #fn, __FILE__, __LINE__, __func__)
 
 /* Let other runnable tasks run. Task only. */
 int tt_yield(void);
@@ -410,8 +409,7 @@ typedef int (*tt_group_fn)(tt_context *ctx, void *arg);
 tt_context *tt_group_context(tt_group *g); /* borrowed */
 /* Returns the task id, TT_ECANCELED when the group is already cancelled
  * (fn is not run), or a spawn error. Task only when limit > 0. */
-#define tt_group_go(g, fn, arg) \
-  tt__group_go((g), (fn), (arg), #fn, __FILE__, __LINE__, __func__)
+#define tt_group_go(g, fn, arg) tt__group_go((g), (fn), (arg), #fn, __FILE__, __LINE__, __func__)
 int tt_group_wait(tt_group *g);
 int tt_group_destroy(tt_group *g, int64_t grace);
 
@@ -425,18 +423,19 @@ typedef enum tt_task_state {
 
 typedef struct tt_task_info {
   int64_t id;
-  int64_t parent_id;       /* 0 when spawned from outside any task */
+  int64_t parent_id; /* 0 when spawned from outside any task */
   tt_task_state state;
   const char *state_name;  /* "runnable", "running", "waiting" */
   const char *wait_reason; /* Go's words: "sleep", "chan receive", ...; "" */
-  int64_t wait_since;      /* when it parked (tt_now() time base, kernel-tick resolution); 0 unless waiting */
+  int64_t wait_since;      /* when it parked (tt_now() time base, kernel-tick resolution); 0 unless
+                              waiting */
   int64_t created;         /* spawn time, same base and resolution */
   const char *entry;       /* entry function name as written at the spawn */
   const char *spawn_file;
   int spawn_line;
-  const char *spawn_func;  /* function that called tt_go */
-  char name[32];           /* "" when unnamed */
-  int worker;              /* worker it last ran on, -1 if it never ran */
+  const char *spawn_func; /* function that called tt_go */
+  char name[32];          /* "" when unnamed */
+  int worker;             /* worker it last ran on, -1 if it never ran */
   size_t stack_size;
 } tt_task_info;
 
@@ -462,10 +461,9 @@ tt_ticker *tt__ticker_make(int64_t period, const char *file, int line);
 tt_group *tt__group_make(tt_context *parent, int limit, const char *file, int line);
 int64_t tt__group_go(tt_group *g, tt_group_fn fn, void *arg, const char *entry, const char *file,
                      int line, const char *func);
-int tt__main(tt_fn fn, void *arg, const char *entry, const char *file, int line,
-             const char *func);
-int64_t tt__wg_spawn(tt_wg *wg, tt_fn fn, void *arg, const tt_spawn_opts *opts,
-                     const char *entry, const char *file, int line, const char *func);
+int tt__main(tt_fn fn, void *arg, const char *entry, const char *file, int line, const char *func);
+int64_t tt__wg_spawn(tt_wg *wg, tt_fn fn, void *arg, const tt_spawn_opts *opts, const char *entry,
+                     const char *file, int line, const char *func);
 
 #ifdef __cplusplus
 }

@@ -34,7 +34,6 @@ struct tt_chan {
   int close_depth;
 };
 
-
 /* Buffer slots and copies. */
 static inline void *tt__chan_slot(tt_chan *c, size_t i) { return c->buf + i * c->elem_size; }
 static inline void tt__elem_copy(void *dst, const void *src, size_t n) {
@@ -65,7 +64,8 @@ void tt__chan_buf_take(tt_chan *c, void *out);
  * runtime shutdown dropped (their stacks are gone). */
 static inline void tt__chan_forget_stale(tt_chan *c) {
   if (TT_UNLIKELY((c->recvq.first || c->sendq.first || c->pins) &&
-                  c->waiters_gen != atomic_load_explicit(&tt__rt.generation, memory_order_relaxed))) {
+                  c->waiters_gen !=
+                      atomic_load_explicit(&tt__rt.generation, memory_order_relaxed))) {
     c->recvq.first = c->recvq.last = c->sendq.first = c->sendq.last = NULL;
     c->pins = 0;
   }
@@ -80,8 +80,6 @@ void tt__chan_free(tt_chan *c);
 
 /* Misuse: an error return normally, an abort with a report in strict mode. */
 int tt__chan_misuse(tt_chan *c, const char *what, int code);
-
-
 
 uint32_t tt__fastrand(void);
 bool tt__strict(void);

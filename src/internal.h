@@ -59,12 +59,12 @@ int64_t tt__coarse_now(void);
 struct tt_timer_heap;
 typedef struct tt_tnode tt_tnode;
 struct tt_tnode {
-  int64_t when;                /* tt_now() deadline */
-  void (*fire)(tt_tnode *t);   /* runs on a worker's scheduler stack */
+  int64_t when;              /* tt_now() deadline */
+  void (*fire)(tt_tnode *t); /* runs on a worker's scheduler stack */
   void *arg;
-  struct tt_timer_heap *heap;  /* heap holding it, NULL when not armed */
-  int32_t index;               /* position in heap->items */
-  uint64_t gen;                /* runtime generation it was armed in */
+  struct tt_timer_heap *heap; /* heap holding it, NULL when not armed */
+  int32_t index;              /* position in heap->items */
+  uint64_t gen;               /* runtime generation it was armed in */
 };
 
 typedef struct tt_timer_heap {
@@ -116,9 +116,9 @@ enum { TT_STACK_POOLED = 0, TT_STACK_DEDICATED = 1 };
 
 typedef struct tt_task tt_task;
 struct tt_task {
-  tt_ctx ctx;          /* saved registers; first for the assembly's sake */
-  tt_task *next;       /* run queue or wait list link */
-  tt_listnode node;    /* membership in a tasklist */
+  tt_ctx ctx;       /* saved registers; first for the assembly's sake */
+  tt_task *next;    /* run queue or wait list link */
+  tt_listnode node; /* membership in a tasklist */
   tt_tasklist *list;
 
   int64_t id, parent_id;
@@ -166,15 +166,15 @@ enum { TT_AFTER_NONE, TT_AFTER_YIELD, TT_AFTER_PARK, TT_AFTER_EXIT, TT_AFTER_SPA
 typedef struct tt_worker {
   int id;
   pthread_t thread;
-  tt_ctx g0;          /* the scheduler's own context on the thread stack */
-  tt_task *current;   /* task running now, NULL in the scheduler */
-  uint32_t tick;      /* scheduling rounds, for periodic global-queue checks */
+  tt_ctx g0;        /* the scheduler's own context on the thread stack */
+  tt_task *current; /* task running now, NULL in the scheduler */
+  uint32_t tick;    /* scheduling rounds, for periodic global-queue checks */
   uint32_t runnext_streak;
   uint64_t rng;
 
-  int after;                  /* TT_AFTER_*: what the last switch left to do */
-  tt_task *prev;              /* ...and for which task */
-  void (*after_fn)(void *);   /* for TT_AFTER_PARK: release the wait lock */
+  int after;                /* TT_AFTER_*: what the last switch left to do */
+  tt_task *prev;            /* ...and for which task */
+  void (*after_fn)(void *); /* for TT_AFTER_PARK: release the wait lock */
   void *after_arg;
 
   _Alignas(TT_CACHELINE) tt_runq runq;
@@ -226,9 +226,9 @@ typedef struct tt_runtime {
   _Atomic int64_t poll_until;
 
   _Alignas(TT_CACHELINE) _Atomic int64_t next_id;
-  _Atomic uint64_t generation; /* bumped by every tt_init and tt_shutdown */
-  _Atomic int foreign_spawners;  /* plain threads inside tt_go right now */
-  tt_tasklist foreign_tasks; /* spawned from plain threads */
+  _Atomic uint64_t generation;  /* bumped by every tt_init and tt_shutdown */
+  _Atomic int foreign_spawners; /* plain threads inside tt_go right now */
+  tt_tasklist foreign_tasks;    /* spawned from plain threads */
 } tt_runtime;
 
 extern tt_runtime tt__rt;

@@ -112,10 +112,9 @@ static int unlock_slow(tt_mutex_s *m) {
     return 0;
   }
   tt_task *t = w->op->task;
-  atomic_store_explicit(&m->state,
-                        TT_MU_LOCKED | ((uint64_t)t->id << TT_MU_SHIFT) |
-                            (m->q.first ? TT_MU_WAITERS : 0),
-                        memory_order_release);
+  atomic_store_explicit(
+      &m->state, TT_MU_LOCKED | ((uint64_t)t->id << TT_MU_SHIFT) | (m->q.first ? TT_MU_WAITERS : 0),
+      memory_order_release);
   tt_spin_unlock(&m->lock);
   tt__ready(t);
   return 0;

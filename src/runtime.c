@@ -58,9 +58,18 @@ static size_t parse_size(const char *s) {
   if (errno || end == s)
     return 0;
   switch (tolower((unsigned char)*end)) {
-  case 'k': v <<= 10; end++; break;
-  case 'm': v <<= 20; end++; break;
-  case 'g': v <<= 30; end++; break;
+  case 'k':
+    v <<= 10;
+    end++;
+    break;
+  case 'm':
+    v <<= 20;
+    end++;
+    break;
+  case 'g':
+    v <<= 30;
+    end++;
+    break;
   default: break;
   }
   if (*end == 'i' || *end == 'I')
@@ -218,12 +227,9 @@ int tt_shutdown(void) {
   return 0;
 }
 
-int tt_procs(void) {
-  return atomic_load(&tt__rt.state) == TT_RT_RUNNING ? tt__rt.nworkers : 0;
-}
+int tt_procs(void) { return atomic_load(&tt__rt.state) == TT_RT_RUNNING ? tt__rt.nworkers : 0; }
 
-int tt__main(tt_fn fn, void *arg, const char *entry, const char *file, int line,
-             const char *func) {
+int tt__main(tt_fn fn, void *arg, const char *entry, const char *file, int line, const char *func) {
   if (!fn)
     return TT_EINVAL;
   if (tt__worker())
@@ -238,8 +244,8 @@ int tt__main(tt_fn fn, void *arg, const char *entry, const char *file, int line,
   tt_wg *wg = tt_wg_make();
   if (!wg)
     return TT_ENOMEM;
-  int64_t id = tt__wg_spawn(wg, fn, arg, &(tt_spawn_opts){.name = "main", .stack_size = 0},
-                            entry, file, line, func);
+  int64_t id = tt__wg_spawn(wg, fn, arg, &(tt_spawn_opts){.name = "main", .stack_size = 0}, entry,
+                            file, line, func);
   if (id >= 0)
     tt_wg_wait(wg);
   tt_wg_free(wg);

@@ -129,8 +129,8 @@ static inline int rlock_common(tt_rwmutex *pm, tt_context *ctx, int64_t deadline
   tt_rwmutex_s *m = rw(pm);
   uint64_t s = atomic_load_explicit(&m->state, memory_order_relaxed);
   while (!(s & (TT_RW_WLOCKED | TT_RW_WWAIT)))
-    if (atomic_compare_exchange_weak_explicit(&m->state, &s, s + TT_RW_READER,
-                                              memory_order_acquire, memory_order_relaxed))
+    if (atomic_compare_exchange_weak_explicit(&m->state, &s, s + TT_RW_READER, memory_order_acquire,
+                                              memory_order_relaxed))
       return 0;
   return rlock_slow(m, ctx, deadline);
 }
@@ -188,8 +188,8 @@ int tt_rwmutex_runlock(tt_rwmutex *pm) {
       return tt__sync_misuse("RUnlock of unlocked RWMutex", m, TT_EUNLOCKED);
     if (RCOUNT(s) == 1 && (s & TT_RW_WWAIT))
       return runlock_slow(m);
-    if (atomic_compare_exchange_weak_explicit(&m->state, &s, s - TT_RW_READER,
-                                              memory_order_release, memory_order_relaxed))
+    if (atomic_compare_exchange_weak_explicit(&m->state, &s, s - TT_RW_READER, memory_order_release,
+                                              memory_order_relaxed))
       return 0;
   }
 }
@@ -233,9 +233,8 @@ static inline int lock_common(tt_rwmutex *pm, tt_context *ctx, int64_t deadline)
     return TT_ENOTASK;
   tt_rwmutex_s *m = rw(pm);
   uint64_t zero = 0;
-  if (TT_LIKELY(atomic_compare_exchange_strong_explicit(&m->state, &zero, TT_RW_WLOCKED,
-                                                        memory_order_acquire,
-                                                        memory_order_relaxed))) {
+  if (TT_LIKELY(atomic_compare_exchange_strong_explicit(
+          &m->state, &zero, TT_RW_WLOCKED, memory_order_acquire, memory_order_relaxed))) {
     atomic_store_explicit(&m->writer, self->id, memory_order_relaxed);
     return 0;
   }

@@ -64,8 +64,7 @@ static void after_switch(tt_worker *w) {
   w->after = TT_AFTER_NONE;
   w->prev = NULL;
   switch (after) {
-  case TT_AFTER_NONE:
-    break;
+  case TT_AFTER_NONE: break;
   case TT_AFTER_YIELD:
     atomic_store_explicit(&prev->state, TT_ST_RUNNABLE, memory_order_relaxed);
     runq_put(w, prev);
@@ -74,9 +73,7 @@ static void after_switch(tt_worker *w) {
     if (w->after_fn)
       w->after_fn(w->after_arg);
     break;
-  case TT_AFTER_EXIT:
-    tt__task_free(w, prev);
-    break;
+  case TT_AFTER_EXIT: tt__task_free(w, prev); break;
   case TT_AFTER_SPAWN: {
     atomic_store_explicit(&prev->state, TT_ST_RUNNABLE, memory_order_relaxed);
     tt_task *old = atomic_exchange(&w->runnext, prev);
@@ -86,8 +83,7 @@ static void after_switch(tt_worker *w) {
     }
     break;
   }
-  default:
-    tt__fatal("task %lld switched out without saying why", (long long)prev->id);
+  default: tt__fatal("task %lld switched out without saying why", (long long)prev->id);
   }
 }
 

@@ -200,8 +200,7 @@ int tt_select(tt_case *cases, int n, int flags, int64_t deadline) {
     w->op = &op;
     w->elem = cases[i].buf;
     w->case_index = i;
-    tt__chan_enqueue(w->chan, cases[i].dir == TT_SEND ? &w->chan->sendq : &w->chan->recvq, w,
-                     true);
+    tt__chan_enqueue(w->chan, cases[i].dir == TT_SEND ? &w->chan->sendq : &w->chan->recvq, w, true);
   }
   tt__park(TT_WAIT_SELECT, &s, sel_commit, &s);
 

@@ -27,7 +27,7 @@ static inline tt_sem_s *sm(tt_sem *s) { return (tt_sem_s *)s; }
 static void grant_locked(tt_sem_s *s, uint64_t avail, tt_task **wake) {
   tt_waiter *w;
   while ((w = s->q.first)) {
-    uint64_t need = (uint64_t)*(int64_t *)w->elem;
+    uint64_t need = (uint64_t) * (int64_t *)w->elem;
     if (need > avail) {
       if (!atomic_load(&w->op->done))
         break; /* the head waits for more: FIFO holds the rest back */

@@ -15,7 +15,8 @@ typedef struct tt_spinlock {
   atomic_int locked;
 } tt_spinlock;
 
-#define TT_SPINLOCK_INIT {0}
+#define TT_SPINLOCK_INIT \
+  { 0 }
 
 static inline void tt__cpu_relax(void) {
 #if defined(__x86_64__) || defined(__i386__)

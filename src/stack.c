@@ -270,8 +270,8 @@ tt_task *tt__stack_alloc(tt_worker *w, size_t size) {
       slot = pool_get(w);
     return slot ? init_record(slot, size, TT_STACK_POOLED) : NULL;
   }
-  char *lo = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-                  -1, 0);
+  char *lo =
+      mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (lo == MAP_FAILED)
     return NULL;
   mprotect(lo, tt__page_size(), PROT_NONE);
@@ -358,8 +358,9 @@ void tt__stack_check(tt_task *t, void *sp) {
   if (TT_LIKELY(!bits && !deep))
     return;
   msgbuf m = {.n = 0};
-  overflow_message(&m, t, deep ? "stack pointer below the bottom at a switch"
-                               : "canary at the bottom of the stack overwritten");
+  overflow_message(&m, t,
+                   deep ? "stack pointer below the bottom at a switch"
+                        : "canary at the bottom of the stack overwritten");
   ssize_t r = write(STDERR_FILENO, m.b, m.n);
   (void)r;
   abort();
@@ -410,8 +411,8 @@ void tt__overflow_handler_install(void) {
 #define ALTSTACK_BYTES (64u << 10)
 
 void tt__overflow_handler_thread_init(tt_worker *w) {
-  void *mem = mmap(NULL, ALTSTACK_BYTES, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
-                   0);
+  void *mem =
+      mmap(NULL, ALTSTACK_BYTES, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (mem == MAP_FAILED)
     return;
   stack_t ss = {.ss_sp = mem, .ss_size = ALTSTACK_BYTES, .ss_flags = 0};

@@ -25,8 +25,8 @@ void tt__ctx_make(tt_ctx *c, char *lo, char *hi, void (*entry)(void *), void *ar
 #elif defined(__aarch64__)
   uint64_t *sp = (uint64_t *)(top - 160);
   memset(sp, 0, 160);
-  sp[0] = (uint64_t)(uintptr_t)arg;      /* x19 */
-  sp[1] = (uint64_t)(uintptr_t)entry;    /* x20 */
+  sp[0] = (uint64_t)(uintptr_t)arg;            /* x19 */
+  sp[1] = (uint64_t)(uintptr_t)entry;          /* x20 */
   sp[11] = (uint64_t)(uintptr_t)tt__ctx_start; /* x30 */
   c->sp = sp;
 #endif

@@ -107,8 +107,11 @@ int tt__park_until(tt_wait_reason why, int64_t deadline) {
   }
   if (deadline <= tt_now())
     return TT_ETIMEDOUT;
-  tt_opstate op = {.done = 0, .fired = -2, .timer_state = TT_TIMER_UNUSED,
-                   .task = tt__current(), .deadline = deadline};
+  tt_opstate op = {.done = 0,
+                   .fired = -2,
+                   .timer_state = TT_TIMER_UNUSED,
+                   .task = tt__current(),
+                   .deadline = deadline};
   tt__park(why, NULL, deadline_commit, &op);
   tt__op_timer_disarm(&op);
   return TT_ETIMEDOUT;
@@ -136,8 +139,8 @@ int tt__wait_on(tt_spinlock *lock, tt_waitq *q, tt_waiter *w, tt_wait_reason why
                 tt_context *ctx, int64_t deadline) {
   tt_worker *wk = tt__worker();
   tt_task *self = wk->current;
-  tt_opstate op = {.done = 0, .fired = -2, .timer_state = TT_TIMER_UNUSED, .task = self,
-                   .deadline = deadline};
+  tt_opstate op = {
+      .done = 0, .fired = -2, .timer_state = TT_TIMER_UNUSED, .task = self, .deadline = deadline};
   /* The context contributes its deadline, and a second waiter on its done
    * channel (case 1) so that a cancel claims the operation too. */
   tt_chan *done = NULL;

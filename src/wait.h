@@ -32,10 +32,10 @@ struct tt_waiter {
   tt_waiter *next, *prev; /* in the channel's queue */
   tt_chan *chan;
   tt_opstate *op;
-  void *elem;      /* send: the value; receive: the destination (or NULL) */
+  void *elem; /* send: the value; receive: the destination (or NULL) */
   int case_index;
-  bool queued;     /* still linked in chan's queue (under chan's lock) */
-  bool success;    /* false when woken by close */
+  bool queued;  /* still linked in chan's queue (under chan's lock) */
+  bool success; /* false when woken by close */
 };
 
 typedef struct tt_waitq {
@@ -59,10 +59,9 @@ int tt__park_until(tt_wait_reason why, int64_t deadline);
 /* Wait as `w` on queue q, guarded by `lock` (held on entry, released on
  * return), until a waker claims it, `ctx` (may be NULL) is done, or the
  * deadline (TT_NO_DEADLINE: none) passes. w->elem is the caller's (the
- * waker may use it to pass something); the rest is filled here. Returns 0 when claimed through q (the
- * waker did the work: handed over a lock, a permit, ...), else the
- * context's error (TT_ECANCELED / TT_ETIMEDOUT) or TT_ETIMEDOUT. On error
- * w is no longer queued. Task only. */
+ * waker may use it to pass something); the rest is filled here. Returns 0 when claimed through q
+ * (the waker did the work: handed over a lock, a permit, ...), else the context's error
+ * (TT_ECANCELED / TT_ETIMEDOUT) or TT_ETIMEDOUT. On error w is no longer queued. Task only. */
 int tt__wait_on(tt_spinlock *lock, tt_waitq *q, tt_waiter *w, tt_wait_reason why, void *obj,
                 tt_context *ctx, int64_t deadline);
 

@@ -160,8 +160,8 @@ int tt_wg_wait_ctx(tt_wg *wg, tt_context *ctx) {
   return wait_task(wg, ctx);
 }
 
-int64_t tt__wg_spawn(tt_wg *wg, tt_fn fn, void *arg, const tt_spawn_opts *opts,
-                     const char *entry, const char *file, int line, const char *func) {
+int64_t tt__wg_spawn(tt_wg *wg, tt_fn fn, void *arg, const tt_spawn_opts *opts, const char *entry,
+                     const char *file, int line, const char *func) {
   if (!wg)
     return TT_EINVAL;
   int rc = tt_wg_add(wg, 1);

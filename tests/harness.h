@@ -72,53 +72,52 @@ static inline __attribute__((unused)) void tt_test_fail_(const char *file, int l
   fflush(stderr);
 }
 
-#define CHECK(expr)                                  \
-  do {                                               \
-    if (expr)                                        \
-      tt_test_pass_();                               \
-    else                                             \
-      tt_test_fail_(__FILE__, __LINE__, #expr);      \
+#define CHECK(expr) \
+  do { \
+    if (expr) \
+      tt_test_pass_(); \
+    else \
+      tt_test_fail_(__FILE__, __LINE__, #expr); \
   } while (0)
 
 /* Like CHECK(expr) but with a printf-style explanation on failure. */
-#define CHECK_MSG(expr, ...)                                 \
-  do {                                                       \
-    if (expr) {                                              \
-      tt_test_pass_();                                       \
-    } else {                                                 \
-      tt_test_fail_(__FILE__, __LINE__, #expr);              \
-      fprintf(stderr, "    ");                               \
-      fprintf(stderr, __VA_ARGS__);                          \
-      fprintf(stderr, "\n");                                 \
-      fflush(stderr);                                        \
-    }                                                        \
+#define CHECK_MSG(expr, ...) \
+  do { \
+    if (expr) { \
+      tt_test_pass_(); \
+    } else { \
+      tt_test_fail_(__FILE__, __LINE__, #expr); \
+      fprintf(stderr, "    "); \
+      fprintf(stderr, __VA_ARGS__); \
+      fprintf(stderr, "\n"); \
+      fflush(stderr); \
+    } \
   } while (0)
 
-#define CHECK_EQ(a, b)                                                        \
-  do {                                                                        \
-    int64_t tt_a_ = (int64_t)(a), tt_b_ = (int64_t)(b);                       \
-    if (tt_a_ == tt_b_) {                                                     \
-      tt_test_pass_();                                                        \
-    } else {                                                                  \
-      tt_test_fail_(__FILE__, __LINE__, #a " == " #b);                        \
-      fprintf(stderr, "    left:  %" PRId64 "\n    right: %" PRId64 "\n", tt_a_, \
-              tt_b_);                                                         \
-      fflush(stderr);                                                         \
-    }                                                                         \
+#define CHECK_EQ(a, b) \
+  do { \
+    int64_t tt_a_ = (int64_t)(a), tt_b_ = (int64_t)(b); \
+    if (tt_a_ == tt_b_) { \
+      tt_test_pass_(); \
+    } else { \
+      tt_test_fail_(__FILE__, __LINE__, #a " == " #b); \
+      fprintf(stderr, "    left:  %" PRId64 "\n    right: %" PRId64 "\n", tt_a_, tt_b_); \
+      fflush(stderr); \
+    } \
   } while (0)
 
-#define CHECK_STREQ(a, b)                                                     \
-  do {                                                                        \
-    const char *tt_sa_ = (a), *tt_sb_ = (b);                                  \
-    if (tt_sa_ && tt_sb_ && strcmp(tt_sa_, tt_sb_) == 0) {                    \
-      tt_test_pass_();                                                        \
-    } else {                                                                  \
-      tt_test_fail_(__FILE__, __LINE__, #a " equals " #b);                    \
-      fprintf(stderr, "    left:  %s%s%s\n    right: %s%s%s\n",               \
-              tt_sa_ ? "\"" : "", tt_sa_ ? tt_sa_ : "(null)", tt_sa_ ? "\"" : "", \
-              tt_sb_ ? "\"" : "", tt_sb_ ? tt_sb_ : "(null)", tt_sb_ ? "\"" : ""); \
-      fflush(stderr);                                                         \
-    }                                                                         \
+#define CHECK_STREQ(a, b) \
+  do { \
+    const char *tt_sa_ = (a), *tt_sb_ = (b); \
+    if (tt_sa_ && tt_sb_ && strcmp(tt_sa_, tt_sb_) == 0) { \
+      tt_test_pass_(); \
+    } else { \
+      tt_test_fail_(__FILE__, __LINE__, #a " equals " #b); \
+      fprintf(stderr, "    left:  %s%s%s\n    right: %s%s%s\n", tt_sa_ ? "\"" : "", \
+              tt_sa_ ? tt_sa_ : "(null)", tt_sa_ ? "\"" : "", tt_sb_ ? "\"" : "", \
+              tt_sb_ ? tt_sb_ : "(null)", tt_sb_ ? "\"" : ""); \
+      fflush(stderr); \
+    } \
   } while (0)
 
 static inline __attribute__((unused)) long tt_test_failures(void) {
@@ -126,17 +125,17 @@ static inline __attribute__((unused)) long tt_test_failures(void) {
 }
 
 /* Print the summary line and evaluate to main's exit status. */
-#define TEST_REPORT()                                                    \
-  (printf("%ld passed, %ld failed\n", atomic_load(&tt_test_passed_),     \
-          atomic_load(&tt_test_failed_)),                                \
+#define TEST_REPORT() \
+  (printf("%ld passed, %ld failed\n", atomic_load(&tt_test_passed_), \
+          atomic_load(&tt_test_failed_)), \
    fflush(stdout), atomic_load(&tt_test_failed_) != 0 ? 1 : 0)
 
 /* Progress note on stdout (shown by ctest --output-on-failure / -V). */
-#define NOTE(...)                 \
-  do {                            \
-    printf("# " __VA_ARGS__);     \
-    printf("\n");                 \
-    fflush(stdout);               \
+#define NOTE(...) \
+  do { \
+    printf("# " __VA_ARGS__); \
+    printf("\n"); \
+    fflush(stdout); \
   } while (0)
 
 /* ---- workload scaling ------------------------------------------------- */
@@ -146,26 +145,28 @@ static inline __attribute__((unused)) long tt_test_failures(void) {
  * (1M -> 100k), then times $TT_TEST_SCALE if set. Never below `min`. */
 static inline __attribute__((unused)) long tt_test_scale_min(long n, long min) {
   double s = 1.0;
-  if (TT_TEST_TSAN) s /= 200.0;
-  else if (TT_TEST_ASAN) s /= 10.0;
+  if (TT_TEST_TSAN)
+    s /= 200.0;
+  else if (TT_TEST_ASAN)
+    s /= 10.0;
   const char *env = getenv("TT_TEST_SCALE");
   if (env && *env) {
     double e = strtod(env, NULL);
-    if (e > 0) s *= e;
+    if (e > 0)
+      s *= e;
   }
   long r = (long)((double)n * s);
-  if (r < min) r = min;
+  if (r < min)
+    r = min;
   return r;
 }
 
-static inline __attribute__((unused)) long tt_test_scale(long n) {
-  return tt_test_scale_min(n, 1);
-}
+static inline __attribute__((unused)) long tt_test_scale(long n) { return tt_test_scale_min(n, 1); }
 
 /* ---- time ------------------------------------------------------------- */
 
-#define TT_MS(x) ((int64_t)(x) * 1000000LL)
-#define TT_US(x) ((int64_t)(x) * 1000LL)
+#define TT_MS(x) ((int64_t)(x)*1000000LL)
+#define TT_US(x) ((int64_t)(x)*1000LL)
 
 /* CLOCK_MONOTONIC in ns, independent of the runtime's tt_now(). */
 static inline __attribute__((unused)) int64_t tt_test_mono_ns(void) {
@@ -207,7 +208,8 @@ static __attribute__((unused)) void tt_test_on_alarm_(int sig) {
 /* After `seconds`, print a message and exit(3). Scaled up x4 under
  * sanitizers. Not inherited by fork()ed children. */
 static inline __attribute__((unused)) void tt_test_watchdog(unsigned seconds) {
-  if (TT_TEST_SANITIZED) seconds *= 4;
+  if (TT_TEST_SANITIZED)
+    seconds *= 4;
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
   sa.sa_handler = tt_test_on_alarm_;
@@ -221,17 +223,17 @@ static inline __attribute__((unused)) void tt_test_watchdog(unsigned seconds) {
 /* tt_init with `procs` workers (0 = default), tt_main(fn, arg) on that
  * runtime, then tt_shutdown, checking each step. (tt_main only shuts down a
  * runtime it started itself.) */
-#define RUN_MAIN(procs, fn, arg)                          \
-  do {                                                    \
-    tt_config tt_cfg_ = {(procs), 0};                     \
-    int tt_rc_ = tt_init(&tt_cfg_);                       \
-    CHECK_EQ(tt_rc_, TT_OK);                              \
-    if (tt_rc_ == TT_OK) {                                \
-      tt_rc_ = tt_main(fn, arg);                          \
-      CHECK_EQ(tt_rc_, TT_OK);                            \
-      CHECK_EQ(tt_shutdown(), TT_OK);                     \
-    }                                                     \
-    CHECK_EQ(tt_procs(), 0);                              \
+#define RUN_MAIN(procs, fn, arg) \
+  do { \
+    tt_config tt_cfg_ = {(procs), 0}; \
+    int tt_rc_ = tt_init(&tt_cfg_); \
+    CHECK_EQ(tt_rc_, TT_OK); \
+    if (tt_rc_ == TT_OK) { \
+      tt_rc_ = tt_main(fn, arg); \
+      CHECK_EQ(tt_rc_, TT_OK); \
+      CHECK_EQ(tt_shutdown(), TT_OK); \
+    } \
+    CHECK_EQ(tt_procs(), 0); \
   } while (0)
 
 /* Info about one task found by tt_test_find_task (strings copied). */
@@ -260,7 +262,8 @@ static inline void tt_test_copy_str_(char *dst, size_t n, const char *src) {
 
 static __attribute__((unused)) int tt_test_find_visit_(const tt_task_info *info, void *arg) {
   tt_test_find_arg_ *a = arg;
-  if (info->id != a->id) return 0;
+  if (info->id != a->id)
+    return 0;
   tt_test_task *t = a->out;
   t->found = 1;
   t->info = *info;
@@ -288,21 +291,22 @@ static inline __attribute__((unused)) int tt_test_find_task(int64_t id, tt_test_
 /* From a task: poll (tt_sleep 1 ms between tries) until task `id` is
  * waiting with wait reason `reason`, for at most `timeout_ns`. Returns 1 on
  * success and leaves the last observation in *out. */
-static inline __attribute__((unused)) int tt_test_await_wait_reason(int64_t id, const char *reason,
-                                                                    int64_t timeout_ns,
-                                                                    tt_test_task *out) {
+static inline __attribute__((unused)) int
+tt_test_await_wait_reason(int64_t id, const char *reason, int64_t timeout_ns, tt_test_task *out) {
   int64_t end = tt_test_mono_ns() + timeout_ns;
   for (;;) {
     if (tt_test_find_task(id, out) && out->info.state == TT_TASK_WAITING &&
         strcmp(out->wait_reason, reason) == 0)
       return 1;
-    if (tt_test_mono_ns() > end) return 0;
+    if (tt_test_mono_ns() > end)
+      return 0;
     tt_sleep(TT_MS(1));
   }
 }
 
 static inline __attribute__((unused)) int tt_test_ends_with(const char *s, const char *suffix) {
-  if (!s || !suffix) return 0;
+  if (!s || !suffix)
+    return 0;
   size_t ls = strlen(s), lx = strlen(suffix);
   return ls >= lx && strcmp(s + ls - lx, suffix) == 0;
 }

@@ -9,9 +9,9 @@
 /* ---- fn runs off the workers -------------------------------------------------------------- */
 
 typedef struct {
-  atomic_int worker;    /* tt_worker_id() inside fn */
+  atomic_int worker; /* tt_worker_id() inside fn */
   atomic_int ran;
-  pthread_t thread;     /* thread that ran fn */
+  pthread_t thread; /* thread that ran fn */
 } where_arg;
 
 static void where_fn(void *arg) {
@@ -47,7 +47,8 @@ static void held_fn(void *arg) {
   (void)arg;
   atomic_store(&g_in_fn, 1);
   int64_t end = tt_test_mono_ns() + TT_MS(30000);
-  while (!atomic_load(&g_release) && tt_test_mono_ns() < end) tt_test_sleep_ns(TT_US(200));
+  while (!atomic_load(&g_release) && tt_test_mono_ns() < end)
+    tt_test_sleep_ns(TT_US(200));
 }
 
 static atomic_int g_held_rc = 1;
@@ -64,7 +65,8 @@ static void test_syscall_state(void) {
   CHECK(id > 0);
   /* once fn is running (and until it is released) the task is in "syscall" */
   int64_t end = tt_test_mono_ns() + TT_MS(10000);
-  while (!atomic_load(&g_in_fn) && tt_test_mono_ns() < end) tt_sleep(TT_MS(1));
+  while (!atomic_load(&g_in_fn) && tt_test_mono_ns() < end)
+    tt_sleep(TT_MS(1));
   CHECK_EQ(atomic_load(&g_in_fn), 1);
   tt_test_task t;
   int seen = tt_test_await_wait_reason(id, "syscall", TT_MS(10000), &t);
@@ -90,7 +92,7 @@ static void test_syscall_state(void) {
 /* ---- one worker is not stalled --------------------------------------------------------------- */
 
 typedef struct {
-  int64_t start, end;             /* CLOCK_MONOTONIC inside fn */
+  int64_t start, end;                /* CLOCK_MONOTONIC inside fn */
   long ticks_at_start, ticks_at_end; /* the runner's progress, seen from fn */
 } span;
 
@@ -151,13 +153,15 @@ static void one_worker_main(void *arg) {
 
 static atomic_long g_calls_done, g_calls_bad;
 static void short_fn(void *arg) {
-  if (tt_worker_id() != -1) atomic_fetch_add(&g_calls_bad, 1);
+  if (tt_worker_id() != -1)
+    atomic_fetch_add(&g_calls_bad, 1);
   tt_test_sleep_ns(TT_MS(1));
   atomic_fetch_add(&g_calls_done, (long)(intptr_t)arg);
 }
 
 static void many_caller(void *arg) {
-  if (tt_blocking(short_fn, arg) != TT_OK) atomic_fetch_add(&g_calls_bad, 1);
+  if (tt_blocking(short_fn, arg) != TT_OK)
+    atomic_fetch_add(&g_calls_bad, 1);
 }
 
 static void test_many_calls(void) {
@@ -186,7 +190,8 @@ static void nested_child(void *arg) {
 static void spawning_fn(void *arg) {
   (void)arg;
   tt_wg *wg = tt_wg_make();
-  if (tt_wg_go(wg, nested_child, NULL) > 0) tt_wg_wait(wg);
+  if (tt_wg_go(wg, nested_child, NULL) > 0)
+    tt_wg_wait(wg);
   tt_wg_free(wg);
 }
 

@@ -75,8 +75,10 @@ static void test_background(void) {
   CHECK(tt_context_value(bg, NULL) == NULL);
 
   /* reference counting is a no-op on the root, in any amount */
-  for (int i = 0; i < 10; i++) CHECK(tt_context_ref(bg) == bg);
-  for (int i = 0; i < 25; i++) CHECK_EQ(tt_context_unref(bg), 0);
+  for (int i = 0; i < 10; i++)
+    CHECK(tt_context_ref(bg) == bg);
+  for (int i = 0; i < 25; i++)
+    CHECK_EQ(tt_context_unref(bg), 0);
 
   /* nothing cancels it */
   tt_cancel(bg);
@@ -130,7 +132,8 @@ static void test_background(void) {
 static int tree_parent(int i) { return i == 0 ? -1 : (i - 1) / 2; }
 static int in_subtree(int node, int root) {
   for (; node >= 0; node = tree_parent(node))
-    if (node == root) return 1;
+    if (node == root)
+      return 1;
   return 0;
 }
 
@@ -153,9 +156,11 @@ static void build_tree(tt_context **n, int variant) {
 
 static void release_tree(tt_context **n, int order) {
   int idx[TREE_N];
-  for (int i = 0; i < TREE_N; i++) idx[i] = i;
+  for (int i = 0; i < TREE_N; i++)
+    idx[i] = i;
   if (order == 0) { /* leaves first */
-    for (int i = 0; i < TREE_N; i++) idx[i] = TREE_N - 1 - i;
+    for (int i = 0; i < TREE_N; i++)
+      idx[i] = TREE_N - 1 - i;
   } else if (order == 2) { /* shuffled */
     for (int i = TREE_N - 1; i > 0; i--) {
       int j = (int)(rnd() % (uint64_t)(i + 1));
@@ -164,7 +169,8 @@ static void release_tree(tt_context **n, int order) {
       idx[j] = t;
     }
   } /* order 1: root first */
-  for (int i = 0; i < TREE_N; i++) CHECK_EQ(tt_context_release(n[idx[i]]), 0);
+  for (int i = 0; i < TREE_N; i++)
+    CHECK_EQ(tt_context_release(n[idx[i]]), 0);
 }
 
 static void test_tree_cancel(void) {
@@ -174,7 +180,8 @@ static void test_tree_cancel(void) {
       int64_t lost0 = tt_context_lost_cancels();
       tt_context *n[TREE_N];
       build_tree(n, variant);
-      for (int i = 0; i < TREE_N; i++) CHECK_EQ(tt_context_err(n[i]), 0);
+      for (int i = 0; i < TREE_N; i++)
+        CHECK_EQ(tt_context_err(n[i]), 0);
       char msg[64];
       snprintf(msg, sizeof msg, "cut at %d", target);
       CHECK_EQ(tt_cancel_cause(n[target], -100 - target, msg), 0);
@@ -182,10 +189,10 @@ static void test_tree_cancel(void) {
         const char *m = NULL;
         int cause = tt_context_cause(n[i], &m);
         if (in_subtree(i, target)) {
-          CHECK_MSG(is_done_chan(n[i]), "v%d target %d: node %d done channel open", variant,
-                    target, i);
-          CHECK_MSG(tt_context_err(n[i]) == TT_ECANCELED, "v%d target %d: node %d err %d",
-                    variant, target, i, tt_context_err(n[i]));
+          CHECK_MSG(is_done_chan(n[i]), "v%d target %d: node %d done channel open", variant, target,
+                    i);
+          CHECK_MSG(tt_context_err(n[i]) == TT_ECANCELED, "v%d target %d: node %d err %d", variant,
+                    target, i, tt_context_err(n[i]));
           CHECK_MSG(cause == -100 - target, "v%d target %d: node %d cause %d", variant, target, i,
                     cause);
           CHECK_STREQ(m, msg);
@@ -244,7 +251,8 @@ static void test_deadline_inheritance(void) {
   tt_context *none = tt_with_deadline(NULL, TT_NO_DEADLINE);
   CHECK_EQ(tt_context_deadline(none), TT_NO_DEADLINE);
   tt_context *all[] = {viaval, tmo, nodl, later, earlier, p, none};
-  for (size_t i = 0; i < sizeof all / sizeof *all; i++) CHECK_EQ(tt_context_release(all[i]), 0);
+  for (size_t i = 0; i < sizeof all / sizeof *all; i++)
+    CHECK_EQ(tt_context_release(all[i]), 0);
   CHECK_EQ(tt_context_unref(val), 0);
 
   /* random chains: every child's deadline is min(parent's, asked) */
@@ -254,11 +262,14 @@ static void test_deadline_inheritance(void) {
     for (int i = 0; i < 6; i++) {
       int64_t asked = (rnd() % 4 == 0) ? TT_NO_DEADLINE : base + (int64_t)(rnd() % 1000000);
       chain[i] = tt_with_deadline(i ? chain[i - 1] : NULL, asked);
-      if (asked < expect) expect = asked;
+      if (asked < expect)
+        expect = asked;
       CHECK_EQ(tt_context_deadline(chain[i]), expect);
-      if (i) CHECK(tt_context_deadline(chain[i]) <= tt_context_deadline(chain[i - 1]));
+      if (i)
+        CHECK(tt_context_deadline(chain[i]) <= tt_context_deadline(chain[i - 1]));
     }
-    for (int i = 0; i < 6; i++) CHECK_EQ(tt_context_release(chain[(i * 7 + round) % 6]), 0);
+    for (int i = 0; i < 6; i++)
+      CHECK_EQ(tt_context_release(chain[(i * 7 + round) % 6]), 0);
   }
 
   /* the parent's deadline fires for a child that asked for a later one */
@@ -307,7 +318,8 @@ static void test_deadline_fires(void) {
   tt_context *c = tt_with_timeout(NULL, TT_MS(40));
   int64_t dl = tt_context_deadline(c);
   int e = tt_context_err(c);
-  if (tt_now() < dl) CHECK_EQ(e, 0);
+  if (tt_now() < dl)
+    CHECK_EQ(e, 0);
   int64_t sl = dl - tt_now() + TT_MS(10);
   tt_sleep(sl > 0 ? sl : 0); /* not a context-aware sleep */
   int st = TT_EAGAIN;
@@ -315,8 +327,10 @@ static void test_deadline_fires(void) {
   for (;;) {
     st = chan_state(tt_context_done(c));
     int64_t after = tt_now();
-    if (st == TT_ECLOSED && after < dl) early = 1;
-    if (st != TT_EAGAIN || after > dl + PROMPT) break;
+    if (st == TT_ECLOSED && after < dl)
+      early = 1;
+    if (st != TT_EAGAIN || after > dl + PROMPT)
+      break;
     tt_sleep(TT_MS(1));
   }
   CHECK_EQ(st, TT_ECLOSED);
@@ -334,15 +348,18 @@ static void test_deadline_fires(void) {
   int64_t latest = 0;
   for (int i = 0; i < NDL; i++) {
     many[i] = tt_with_timeout(i % 3 ? NULL : tt_background(), TT_MS(1 + (int64_t)(rnd() % 50)));
-    if (tt_context_deadline(many[i]) > latest) latest = tt_context_deadline(many[i]);
+    if (tt_context_deadline(many[i]) > latest)
+      latest = tt_context_deadline(many[i]);
   }
   tt_sleep(latest - tt_now() + TT_MS(5));
   int64_t until = tt_now() + PROMPT;
   int closed = 0;
   while (closed < NDL && tt_now() < until) {
     closed = 0;
-    for (int i = 0; i < NDL; i++) closed += is_done_chan(many[i]);
-    if (closed < NDL) tt_sleep(TT_MS(2));
+    for (int i = 0; i < NDL; i++)
+      closed += is_done_chan(many[i]);
+    if (closed < NDL)
+      tt_sleep(TT_MS(2));
   }
   CHECK_EQ(closed, NDL);
   for (int i = 0; i < NDL; i++) {
@@ -435,7 +452,8 @@ static void test_cause(void) {
   CHECK(tt_context_value(born[3], &g_key_a) == &x);
   int64_t lost0 = tt_context_lost_cancels();
   /* already done when the last reference goes: not a lost cancel */
-  for (int i = 0; i < 4; i++) CHECK_EQ(tt_context_unref(born[i]), 0);
+  for (int i = 0; i < 4; i++)
+    CHECK_EQ(tt_context_unref(born[i]), 0);
   CHECK_EQ(tt_context_lost_cancels(), lost0);
 
   /* long messages are cut at 127 bytes */
@@ -454,7 +472,8 @@ static void test_cause(void) {
   CHECK(m != NULL);
 
   tt_context *rel[] = {c, a, b, f, g};
-  for (int i = 0; i < 5; i++) CHECK_EQ(tt_context_release(rel[i]), 0);
+  for (int i = 0; i < 5; i++)
+    CHECK_EQ(tt_context_release(rel[i]), 0);
   CHECK_EQ(tt_context_unref(v), 0);
   CHECK_EQ(tt_context_lost_cancels(), lost0);
 }
@@ -527,15 +546,18 @@ static void race_select_waiter(void *arg) {
   int v = 0;
   tt_case cs[2] = {tt_case_recv(r->never, &v), tt_case_recv(tt_context_done(r->ctx), NULL)};
   int rc = tt_select(cs, 2, 0, tt_now() + LONG_NS);
-  if (rc == 1 && cs[1].err == TT_ECLOSED) atomic_fetch_add(&r->selected_done, 1);
+  if (rc == 1 && cs[1].err == TT_ECLOSED)
+    atomic_fetch_add(&r->selected_done, 1);
   tt_context_unref(r->ctx);
 }
 
 static void race_canceller(void *arg) {
   race_round *r = arg;
-  while (!atomic_load(&r->go)) tt_yield();
+  while (!atomic_load(&r->go))
+    tt_yield();
   int w = tt_worker_id();
-  if (w >= 0 && w < 30) atomic_fetch_or(&r->worker_mask, 1 << w);
+  if (w >= 0 && w < 30)
+    atomic_fetch_or(&r->worker_mask, 1 << w);
   char msg[32];
   int code = -1000 - (int)(tt_self() % 1000);
   snprintf(msg, sizeof msg, "cause %d", code);
@@ -546,11 +568,13 @@ static void race_canceller(void *arg) {
 
 static void race_maker(void *arg) {
   race_round *r = arg;
-  while (!atomic_load(&r->go)) tt_yield();
+  while (!atomic_load(&r->go))
+    tt_yield();
   for (int i = 0; i < 32; i++) {
     r->kids[i] = (i % 2) ? tt_with_cancel(r->ctx) : tt_with_timeout(r->ctx, LONG_NS);
     r->nkids = i + 1;
-    if (i % 4 == 0) tt_yield();
+    if (i % 4 == 0)
+      tt_yield();
   }
 }
 
@@ -595,7 +619,8 @@ static void test_cancel_races(void) {
     tt_yield();
     atomic_store(&r->go, 1);
     CHECK_EQ(tt_wg_wait(wg), TT_OK);
-    for (int i = 0; i < NPLAIN; i++) task_join(th[i]);
+    for (int i = 0; i < NPLAIN; i++)
+      task_join(th[i]);
     CHECK_EQ(atomic_load(&r->selected_done), NWAIT);
     CHECK_EQ(atomic_load(&r->cancel_ok), NCANCEL + NPLAIN);
     CHECK_EQ(tt_context_err(r->ctx), TT_ECANCELED);
@@ -703,10 +728,12 @@ static void test_values(void) {
     CHECK_EQ(tt_context_unref(chain), 0); /* the new link keeps its parent */
     chain = n;
   }
-  for (int i = 0; i < 200; i += 17) CHECK(tt_context_value(chain, &keys[i]) == (void *)(intptr_t)(i + 1));
+  for (int i = 0; i < 200; i += 17)
+    CHECK(tt_context_value(chain, &keys[i]) == (void *)(intptr_t)(i + 1));
   CHECK(tt_context_value(chain, &g_key_a) == NULL);
   CHECK_EQ(tt_context_err(chain), 0);
-  CHECK_EQ(tt_context_unref(chain), 0); /* frees all 200 and the root: the root was never cancelled */
+  CHECK_EQ(tt_context_unref(chain),
+           0); /* frees all 200 and the root: the root was never cancelled */
   CHECK_EQ(tt_context_lost_cancels(), lost0 + 1);
 }
 
@@ -969,7 +996,8 @@ static void test_lost_cancels(void) {
   /* deadline passed, but maybe not yet noticed by any timer: the worker spins */
   c = tt_with_timeout(NULL, TT_MS(1));
   int64_t dl = tt_context_deadline(c);
-  while (tt_now() <= dl + TT_MS(1)) tt_test_spin_ns(TT_US(100));
+  while (tt_now() <= dl + TT_MS(1))
+    tt_test_spin_ns(TT_US(100));
   CHECK_EQ(tt_context_unref(c), 0);
   CHECK_MSG(tt_context_lost_cancels() == base,
             "dropped after its deadline passed: lost cancels went %" PRId64 " -> %" PRId64, base,
@@ -992,7 +1020,8 @@ static void test_lost_cancels(void) {
   CHECK_EQ(tt_context_lost_cancels(), base + 1);
 }
 
-/* ---- release orders, timers of released contexts ------------------------------------------------ */
+/* ---- release orders, timers of released contexts ------------------------------------------------
+ */
 
 static void test_release_orders(void) {
   NOTE("release orders");
@@ -1025,10 +1054,12 @@ static void test_release_orders(void) {
   /* contexts whose timers would fire after they are gone */
   enum { NT = 500 };
   tt_context *t[NT];
-  for (int i = 0; i < NT; i++) t[i] = tt_with_timeout(NULL, TT_US(200) + (int64_t)(rnd() % TT_MS(5)));
+  for (int i = 0; i < NT; i++)
+    t[i] = tt_with_timeout(NULL, TT_US(200) + (int64_t)(rnd() % TT_MS(5)));
   for (int i = 0; i < NT; i++) {
     CHECK_EQ(tt_context_release(t[i]), 0);
-    if (i % 50 == 0) tt_yield();
+    if (i % 50 == 0)
+      tt_yield();
   }
   tt_sleep(TT_MS(15));
   /* children of expiring parents, released from the leaves and from the root */
@@ -1036,7 +1067,8 @@ static void test_release_orders(void) {
     tt_context *r = tt_with_timeout(NULL, TT_US(50) * (i % 20));
     tt_context *m = tt_with_cancel(r);
     tt_context *l = tt_with_timeout(m, TT_MS(1));
-    if (i % 3 == 0) tt_sleep(TT_US(300));
+    if (i % 3 == 0)
+      tt_sleep(TT_US(300));
     if (i % 2) {
       tt_context_release(r);
       tt_context_release(m);
@@ -1051,7 +1083,8 @@ static void test_release_orders(void) {
   CHECK_EQ(tt_context_lost_cancels(), lost0);
 }
 
-/* ---- cancel fan-out ---------------------------------------------------------------------------- */
+/* ---- cancel fan-out ----------------------------------------------------------------------------
+ */
 
 typedef struct {
   tt_context *ctx;
@@ -1093,7 +1126,8 @@ static void fan2_waiter(void *arg) {
     break;
   }
   }
-  if (rc == TT_ECANCELED && tt_context_err(mine) == TT_ECANCELED) atomic_fetch_add(a->canceled, 1);
+  if (rc == TT_ECANCELED && tt_context_err(mine) == TT_ECANCELED)
+    atomic_fetch_add(a->canceled, 1);
   tt_context_unref(mine); /* cancelled through the root: not lost */
 }
 
@@ -1113,7 +1147,8 @@ static void test_fanout(void) {
       break;
     }
   int64_t until = tt_test_mono_ns() + PROMPT * 10;
-  while (atomic_load(&a.started) < n && tt_test_mono_ns() < until) tt_sleep(TT_MS(1));
+  while (atomic_load(&a.started) < n && tt_test_mono_ns() < until)
+    tt_sleep(TT_MS(1));
   CHECK_EQ(atomic_load(&a.started), n);
   tt_sleep(TT_MS(10));
   CHECK_EQ(atomic_load(&a.canceled), 0);
@@ -1156,7 +1191,8 @@ static void test_fanout(void) {
   CHECK_EQ(tt_wg_free(wg), TT_OK);
 }
 
-/* ---- from a plain thread while the runtime runs ------------------------------------------------- */
+/* ---- from a plain thread while the runtime runs -------------------------------------------------
+ */
 
 static void *plain_thread_checks(void *arg) {
   (void)arg;
@@ -1229,7 +1265,8 @@ static void ctx_main(void *arg) {
   test_plain_thread();
 }
 
-/* ---- without a runtime ----------------------------------------------------------------------------- */
+/* ---- without a runtime
+ * ----------------------------------------------------------------------------- */
 
 static void test_without_runtime(void) {
   NOTE("without a runtime");
@@ -1238,7 +1275,8 @@ static void test_without_runtime(void) {
   tt_context *c = tt_with_timeout(NULL, TT_MS(2));
   CHECK(c != NULL);
   int64_t dl = tt_context_deadline(c);
-  while (tt_now() <= dl) tt_test_sleep_ns(TT_US(200));
+  while (tt_now() <= dl)
+    tt_test_sleep_ns(TT_US(200));
   /* no timer can have run; the deadline has passed all the same */
   CHECK_EQ(tt_context_unref(c), 0);
   CHECK_MSG(tt_context_lost_cancels() == lost0,
@@ -1246,7 +1284,8 @@ static void test_without_runtime(void) {
             lost0, tt_context_lost_cancels());
   c = tt_with_timeout(NULL, TT_MS(2));
   dl = tt_context_deadline(c);
-  while (tt_now() <= dl) tt_test_sleep_ns(TT_US(200));
+  while (tt_now() <= dl)
+    tt_test_sleep_ns(TT_US(200));
   CHECK_EQ(tt_context_err(c), TT_ETIMEDOUT);
   CHECK(is_done_chan(c));
   CHECK_EQ(tt_context_unref(c), 0);
@@ -1258,12 +1297,14 @@ static void test_without_runtime(void) {
   CHECK_EQ(tt_context_release(c), 0);
 }
 
-/* ---- TT_STRICT=1: a lost cancel is reported with its site (child process) ------------------------ */
+/* ---- TT_STRICT=1: a lost cancel is reported with its site (child process)
+ * ------------------------ */
 
 static int g_strict_line;
 static void strict_child_main(void *arg) {
   (void)arg;
-  tt_context *c = tt_with_cancel(NULL); g_strict_line = __LINE__;
+  tt_context *c = tt_with_cancel(NULL);
+  g_strict_line = __LINE__ - 1;
   fprintf(stderr, "site-line %d\n", g_strict_line);
   fflush(stderr);
   tt_context_unref(c);
@@ -1273,15 +1314,18 @@ static int run_self(const char *mode, char **err_out, int *status) {
   char *envp[512];
   int n = 0;
   for (char **e = environ; *e && n < 500; e++)
-    if (strncmp(*e, "TT_STRICT=", 10) != 0) envp[n++] = *e;
+    if (strncmp(*e, "TT_STRICT=", 10) != 0)
+      envp[n++] = *e;
   envp[n++] = "TT_STRICT=1";
   envp[n] = NULL;
   int fds[2];
-  if (pipe(fds) != 0) return -1;
+  if (pipe(fds) != 0)
+    return -1;
   fflush(stdout);
   fflush(stderr);
   pid_t pid = fork();
-  if (pid < 0) return -1;
+  if (pid < 0)
+    return -1;
   if (pid == 0) {
     close(fds[0]);
     dup2(fds[1], 2);
@@ -1293,10 +1337,13 @@ static int run_self(const char *mode, char **err_out, int *status) {
   size_t cap = 4096, len = 0;
   char *buf = malloc(cap);
   for (;;) {
-    if (len + 1024 > cap) buf = realloc(buf, cap *= 2);
+    if (len + 1024 > cap)
+      buf = realloc(buf, cap *= 2);
     ssize_t r = read(fds[0], buf + len, cap - len - 1);
-    if (r < 0 && errno == EINTR) continue;
-    if (r <= 0) break;
+    if (r < 0 && errno == EINTR)
+      continue;
+    if (r <= 0)
+      break;
     len += (size_t)r;
   }
   buf[len] = '\0';
@@ -1312,12 +1359,14 @@ static void test_strict_report(void) {
   char *err = NULL;
   int status = 0;
   CHECK_EQ(run_self("--strict-child", &err, &status), 0);
-  if (!err) return;
-  CHECK_MSG(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child status 0x%x; stderr:\n%s",
-            status, err);
+  if (!err)
+    return;
+  CHECK_MSG(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child status 0x%x; stderr:\n%s", status,
+            err);
   int line = 0;
   const char *p = strstr(err, "site-line ");
-  if (p) line = atoi(p + 10);
+  if (p)
+    line = atoi(p + 10);
   CHECK(line > 0);
   char site[64];
   snprintf(site, sizeof site, "test_context.c:%d", line);
@@ -1325,7 +1374,8 @@ static void test_strict_report(void) {
   free(err);
 }
 
-/* ---- contexts that outlive the runtime that armed their timers (child process) ---------------- */
+/* ---- contexts that outlive the runtime that armed their timers (child process) ----------------
+ */
 
 static tt_context *g_out[4];
 static void outlive_child_main(void *arg) {
@@ -1338,18 +1388,23 @@ static void outlive_child_main(void *arg) {
 
 static int outlive_child(void) {
   tt_config cfg = {1, 0};
-  if (tt_init(&cfg) != 0) return 2;
-  if (tt_main(outlive_child_main, NULL) != 0) return 3;
-  if (tt_shutdown() != 0) return 4;
+  if (tt_init(&cfg) != 0)
+    return 2;
+  if (tt_main(outlive_child_main, NULL) != 0)
+    return 3;
+  if (tt_shutdown() != 0)
+    return 4;
   int bad = 0;
-  for (int i = 0; i < 4; i++) bad += tt_context_err(g_out[i]) != 0;
+  for (int i = 0; i < 4; i++)
+    bad += tt_context_err(g_out[i]) != 0;
   /* released after the runtime is gone, in a mixed order */
   bad += tt_context_release(g_out[1]) != 0;
   bad += tt_context_release(g_out[0]) != 0;
   bad += tt_context_release(g_out[3]) != 0;
   bad += tt_context_release(g_out[2]) != 0;
   /* and the runtime starts again afterwards */
-  if (tt_init(&cfg) != 0 || tt_shutdown() != 0) bad++;
+  if (tt_init(&cfg) != 0 || tt_shutdown() != 0)
+    bad++;
   return bad ? 1 : 0;
 }
 
@@ -1358,7 +1413,8 @@ static void test_outlive_runtime(void) {
   char *err = NULL;
   int status = 0;
   CHECK_EQ(run_self("--outlive-child", &err, &status), 0);
-  if (!err) return;
+  if (!err)
+    return;
   CHECK_MSG(WIFEXITED(status) && WEXITSTATUS(status) == 0 && !strstr(err, "Sanitizer"),
             "child status 0x%x; stderr:\n%s", status, err);
   free(err);

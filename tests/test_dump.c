@@ -15,7 +15,7 @@
 #define TICK_SLACK TT_MS(20)
 
 static int g_main_line; /* line of the tt_main call for dump_main */
-static tt_wg *g_block;   /* never released while we look */
+static tt_wg *g_block;  /* never released while we look */
 static atomic_llong g_grandchild_id;
 static int g_grandchild_line;
 
@@ -90,7 +90,8 @@ static int collect_visit(const tt_task_info *info, void *arg) {
 
 static int count_in(const collect_arg *c, int64_t id) {
   int k = 0;
-  for (int i = 0; i < c->n; i++) k += c->ids[i] == id;
+  for (int i = 0; i < c->n; i++)
+    k += c->ids[i] == id;
   return k;
 }
 
@@ -114,8 +115,10 @@ static int stop_visit(const tt_task_info *info, void *arg) {
  * lines without our spawn site. */
 static int64_t first_number(const char *line) {
   const char *p = line;
-  while (*p && !(*p >= '0' && *p <= '9')) p++;
-  if (!*p) return -1;
+  while (*p && !(*p >= '0' && *p <= '9'))
+    p++;
+  if (!*p)
+    return -1;
   return strtoll(p, NULL, 10);
 }
 
@@ -124,7 +127,8 @@ static int64_t first_number(const char *line) {
 static int contains_word(const char *line, const char *word) {
   size_t lw = strlen(word);
   for (const char *p = line; (p = strstr(p, word)) != NULL; p++)
-    if (!(p[lw] >= '0' && p[lw] <= '9')) return 1;
+    if (!(p[lw] >= '0' && p[lw] <= '9'))
+      return 1;
   return 0;
 }
 
@@ -143,11 +147,13 @@ static int find_dump_line(const char *dump, int64_t id, const char *must, char *
     memcpy(line, p, cl);
     line[cl] = '\0';
     if (first_number(line) == id && (!must || contains_word(line, must))) {
-      if (!hits) snprintf(out, n, "%s", line);
+      if (!hits)
+        snprintf(out, n, "%s", line);
       hits++;
     }
     p += len;
-    if (*p == '\n') p++;
+    if (*p == '\n')
+      p++;
   }
   return hits;
 }
@@ -162,9 +168,11 @@ static int count_lines_with(const char *dump, const char *needle) {
     size_t cl = len < sizeof line - 1 ? len : sizeof line - 1;
     memcpy(line, p, cl);
     line[cl] = '\0';
-    if (strstr(line, needle)) k++;
+    if (strstr(line, needle))
+      k++;
     p += len;
-    if (*p == '\n') p++;
+    if (*p == '\n')
+      p++;
   }
   return k;
 }
@@ -175,7 +183,8 @@ static char *dump_to_memory(void) {
   size_t len = 0;
   FILE *f = open_memstream(&buf, &len);
   CHECK(f != NULL);
-  if (!f) return strdup("");
+  if (!f)
+    return strdup("");
   int rc = tt_dump(f);
   CHECK_MSG(rc >= 0, "tt_dump = %d", rc);
   fclose(f);
@@ -186,13 +195,15 @@ static char *dump_to_memory(void) {
 static char *dump_to_tmpfile(void) {
   FILE *f = tmpfile();
   CHECK(f != NULL);
-  if (!f) return strdup("");
+  if (!f)
+    return strdup("");
   int rc = tt_dump(f);
   CHECK_MSG(rc >= 0, "tt_dump = %d", rc);
   fflush(f);
   long size = ftell(f);
   CHECK(size > 0);
-  if (size < 0) size = 0;
+  if (size < 0)
+    size = 0;
   char *buf = calloc(1, (size_t)size + 1);
   rewind(f);
   size_t got = fread(buf, 1, (size_t)size, f);
@@ -210,7 +221,8 @@ static void check_dump_line(const char *dump, const char *what, int64_t id, cons
   int hits = find_dump_line(dump, id, site, line, sizeof line);
   CHECK_MSG(hits == 1, "%s: %d dump lines for task %" PRId64 " with spawn site %s in:\n%s", what,
             hits, id, site, dump);
-  if (!hits) return;
+  if (!hits)
+    return;
   if (needle1)
     CHECK_MSG(strstr(line, needle1) != NULL, "%s: \"%s\" missing from: %s", what, needle1, line);
   if (needle2)
@@ -292,9 +304,11 @@ static void dump_main(void *arg) {
   /* let them park (and the fresh task run and exit) */
   {
     int64_t end = tt_test_mono_ns() + TT_MS(10000);
-    while (!atomic_load(&g_fresh_ran) && tt_test_mono_ns() < end) tt_sleep(TT_MS(1));
+    while (!atomic_load(&g_fresh_ran) && tt_test_mono_ns() < end)
+      tt_sleep(TT_MS(1));
     CHECK_EQ(atomic_load(&g_fresh_ran), 1);
-    while (tt_test_find_task(fresh, &t) && tt_test_mono_ns() < end) tt_sleep(TT_MS(1));
+    while (tt_test_find_task(fresh, &t) && tt_test_mono_ns() < end)
+      tt_sleep(TT_MS(1));
     CHECK(!tt_test_find_task(fresh, &t));
   }
   CHECK(tt_test_await_wait_reason(sleeper, "sleep", TT_MS(10000), &t));
@@ -385,16 +399,19 @@ static void dump_main(void *arg) {
     check_dump_line(d, "main task", me, "running", "dump_main", g_main_line);
     /* one line per task: all were spawned in this file (the main task by tt_main) */
     CHECK_MSG(count_lines_with(d, "test_dump.c:") == baseline + 6, "dump:\n%s", d);
-    if (pass == 0) NOTE("tt_dump output:\n%s", d);
+    if (pass == 0)
+      NOTE("tt_dump output:\n%s", d);
     free(d);
   }
 
   /* release the WaitGroup waiters; the sleepers are dropped by tt_main */
   CHECK_EQ(tt_wg_done(g_block), TT_OK);
   int64_t end = tt_test_mono_ns() + TT_MS(10000);
-  while (tt_test_find_task(waiter, &t) && tt_test_mono_ns() < end) tt_sleep(TT_MS(1));
+  while (tt_test_find_task(waiter, &t) && tt_test_mono_ns() < end)
+    tt_sleep(TT_MS(1));
   CHECK(!tt_test_find_task(waiter, &t));
-  while (tt_test_find_task(renamer, &t) && tt_test_mono_ns() < end) tt_sleep(TT_MS(1));
+  while (tt_test_find_task(renamer, &t) && tt_test_mono_ns() < end)
+    tt_sleep(TT_MS(1));
   CHECK(!tt_test_find_task(renamer, &t));
   /* a finished task is gone from the dump too */
   char *d = dump_to_memory();
@@ -403,7 +420,8 @@ static void dump_main(void *arg) {
   CHECK_EQ(find_dump_line(d, waiter, site, line, sizeof line), 0);
   check_dump_line(d, "sleeper after release", sleeper, "sleep", NULL, sleeper_line);
   free(d);
-  while (tt_test_find_task(parent, &t) && tt_test_mono_ns() < end) tt_sleep(TT_MS(1));
+  while (tt_test_find_task(parent, &t) && tt_test_mono_ns() < end)
+    tt_sleep(TT_MS(1));
   CHECK_EQ(tt_wg_free(g_block), TT_OK); /* all its waiters are gone */
   /* wg2's only task sleeps on; nobody waits on wg2 itself */
   CHECK_EQ(tt_wg_free(wg2), TT_OK);
@@ -437,18 +455,24 @@ static void running_main(void *arg) {
       }
       if (t.info.state == TT_TASK_RUNNING) {
         seen_running++;
-        if (strcmp(t.state_name, "running") != 0) seen_bad++;
-        if (t.info.worker < 0 || t.info.worker >= 2) seen_worker_bad++;
+        if (strcmp(t.state_name, "running") != 0)
+          seen_bad++;
+        if (t.info.worker < 0 || t.info.worker >= 2)
+          seen_worker_bad++;
       } else if (t.info.state == TT_TASK_RUNNABLE) {
-        if (strcmp(t.state_name, "runnable") != 0) seen_bad++;
+        if (strcmp(t.state_name, "runnable") != 0)
+          seen_bad++;
       } else {
         seen_bad++; /* never waiting */
       }
-      if (t.wait_reason[0] != '\0' || t.info.wait_since != 0) seen_bad++;
+      if (t.wait_reason[0] != '\0' || t.info.wait_since != 0)
+        seen_bad++;
     }
     polls++;
-    if (polls % 2) tt_sleep(TT_US(500));
-    else tt_yield();
+    if (polls % 2)
+      tt_sleep(TT_US(500));
+    else
+      tt_yield();
   }
   CHECK_MSG(seen_running > 0, "a spinning task was never seen running in %d polls", polls);
   CHECK_EQ(seen_bad, 0);
@@ -472,8 +496,7 @@ static void test_plain_parent(void) {
   CHECK(id > 0);
   tt_test_task t;
   int64_t end = tt_test_mono_ns() + TT_MS(10000);
-  while (!(tt_test_find_task(id, &t) && t.info.state == TT_TASK_WAITING) &&
-         tt_test_mono_ns() < end)
+  while (!(tt_test_find_task(id, &t) && t.info.state == TT_TASK_WAITING) && tt_test_mono_ns() < end)
     tt_test_sleep_ns(TT_MS(1));
   CHECK_EQ(t.info.state, TT_TASK_WAITING);
   CHECK_STREQ(t.info.wait_reason, "sleep");
@@ -505,7 +528,8 @@ static void test_plain_parent(void) {
 int main(void) {
   setvbuf(stdout, NULL, _IOLBF, 0);
   tt_test_watchdog(120);
-  g_main_line = __LINE__; RUN_MAIN(1, dump_main, NULL);
+  g_main_line = __LINE__ + 1; /* the RUN_MAIN below spawns main */
+  RUN_MAIN(1, dump_main, NULL);
   RUN_MAIN(2, running_main, NULL);
   test_plain_parent();
   return TEST_REPORT();

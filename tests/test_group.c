@@ -83,8 +83,10 @@ static int ok_fn(tt_context *ctx, void *arg) {
   enter(s);
   check_ctx(s, ctx);
   atomic_fetch_add(&s->ran, 1);
-  if (atomic_load(&s->ran) % 3 == 0) tt_yield();
-  if (atomic_load(&s->ran) % 5 == 0) tt_sleep(TT_US(200));
+  if (atomic_load(&s->ran) % 3 == 0)
+    tt_yield();
+  if (atomic_load(&s->ran) % 5 == 0)
+    tt_sleep(TT_US(200));
   leave(s);
   return 0;
 }
@@ -104,7 +106,8 @@ static void test_all_run(void) {
   gstate *s = gs_new();
   s->g = tt_group_make(NULL, 0);
   CHECK(s->g != NULL);
-  if (!s->g) return;
+  if (!s->g)
+    return;
   tt_context *gc = tt_group_context(s->g);
   CHECK(gc != NULL);
   CHECK_EQ(tt_context_err(gc), 0);
@@ -135,9 +138,11 @@ static void test_all_run(void) {
   /* destroy without wait, after the tasks are done */
   s = gs_new();
   s->g = tt_group_make(NULL, 0);
-  for (int i = 0; i < 20; i++) CHECK(tt_group_go(s->g, ok_fn, s) > 0);
+  for (int i = 0; i < 20; i++)
+    CHECK(tt_group_go(s->g, ok_fn, s) > 0);
   int64_t end = tt_test_mono_ns() + PROMPT;
-  while (atomic_load(&s->finished) < 20 && tt_test_mono_ns() < end) tt_sleep(TT_MS(1));
+  while (atomic_load(&s->finished) < 20 && tt_test_mono_ns() < end)
+    tt_sleep(TT_MS(1));
   CHECK_EQ(tt_group_destroy(s->g, PROMPT), 0);
   CHECK_EQ(atomic_load(&s->ran), 20);
   gs_free(s);
@@ -174,7 +179,8 @@ static void trigger_failure(gstate *s) {
   int one = 1;
   CHECK_EQ(tt_chan_send(s->gate, &one), 0);
   int64_t end = tt_test_mono_ns() + PROMPT;
-  while (tt_context_err(tt_group_context(s->g)) == 0 && tt_test_mono_ns() < end) tt_sleep(TT_MS(1));
+  while (tt_context_err(tt_group_context(s->g)) == 0 && tt_test_mono_ns() < end)
+    tt_sleep(TT_MS(1));
   CHECK_EQ(tt_context_err(tt_group_context(s->g)), TT_ECANCELED);
 }
 
@@ -186,7 +192,8 @@ static int cooperative(tt_context *ctx, void *arg) {
   while (tt_now() < end && tt_sleep_ctx(TT_MS(5), ctx) == 0) {
   }
   int err = tt_context_err(ctx);
-  if (err != 0) atomic_fetch_add(&s->saw_cancel, 1);
+  if (err != 0)
+    atomic_fetch_add(&s->saw_cancel, 1);
   leave(s);
   return err;
 }
@@ -197,10 +204,12 @@ static void test_first_error(void) {
   gstate *s = gs_new();
   s->g = tt_group_make(NULL, 0);
   enum { NC = 20 };
-  for (int i = 0; i < NC / 2; i++) CHECK(tt_group_go(s->g, cooperative, s) > 0);
+  for (int i = 0; i < NC / 2; i++)
+    CHECK(tt_group_go(s->g, cooperative, s) > 0);
   CHECK(tt_group_go(s->g, fail_fast, s) > 0);
   CHECK(tt_group_go(s->g, fail_late, s) > 0);
-  for (int i = 0; i < NC / 2; i++) CHECK(tt_group_go(s->g, cooperative, s) > 0);
+  for (int i = 0; i < NC / 2; i++)
+    CHECK(tt_group_go(s->g, cooperative, s) > 0);
   tt_sleep(TT_MS(10));
   CHECK_EQ(atomic_load(&s->finished), 0);
   trigger_failure(s);
@@ -233,7 +242,8 @@ static void test_first_error(void) {
   /* a limited group behaves the same */
   s = gs_new();
   s->g = tt_group_make(NULL, 4);
-  for (int i = 0; i < 3; i++) CHECK(tt_group_go(s->g, cooperative, s) > 0);
+  for (int i = 0; i < 3; i++)
+    CHECK(tt_group_go(s->g, cooperative, s) > 0);
   CHECK(tt_group_go(s->g, fail_fast, s) > 0);
   trigger_failure(s);
   CHECK_EQ(tt_group_wait(s->g), -1000);
@@ -245,7 +255,8 @@ static void test_first_error(void) {
   CHECK_EQ(tt_context_lost_cancels(), lost0);
 }
 
-/* ---- limit ------------------------------------------------------------------------------------- */
+/* ---- limit -------------------------------------------------------------------------------------
+ */
 
 static int limited(tt_context *ctx, void *arg) {
   gstate *s = arg;
@@ -300,7 +311,8 @@ static void test_limit(void) {
   for (int limit = 1; limit <= 3; limit++) {
     gstate *s = gs_new();
     s->g = tt_group_make(NULL, limit);
-    for (int i = 0; i < 30; i++) CHECK(tt_group_go(s->g, limited, s) > 0);
+    for (int i = 0; i < 30; i++)
+      CHECK(tt_group_go(s->g, limited, s) > 0);
     CHECK_EQ(tt_group_wait(s->g), 0);
     CHECK_EQ(atomic_load(&s->ran), 30);
     CHECK_MSG(atomic_load(&s->max_running) <= limit, "limit %d: %d ran at once", limit,
@@ -317,7 +329,8 @@ static void test_limit(void) {
   CHECK(tt_group_go(s->g, gated, s) > 0);
   CHECK(tt_group_go(s->g, gated, s) > 0);
   int64_t end = tt_test_mono_ns() + PROMPT;
-  while (atomic_load(&s->running) < 2 && tt_test_mono_ns() < end) tt_sleep(TT_MS(1));
+  while (atomic_load(&s->running) < 2 && tt_test_mono_ns() < end)
+    tt_sleep(TT_MS(1));
   CHECK_EQ(atomic_load(&s->running), 2);
   go_call gc = {s, 0, 0, 0};
   tt_wg *wg = tt_wg_make();
@@ -374,14 +387,16 @@ static void test_limit(void) {
   CHECK_EQ(tt_context_lost_cancels(), lost0);
 }
 
-/* ---- parent cancellation -------------------------------------------------------------------------- */
+/* ---- parent cancellation
+ * -------------------------------------------------------------------------- */
 
 static int wait_done(tt_context *ctx, void *arg) {
   gstate *s = arg;
   enter(s);
   check_ctx(s, ctx);
   int rc = tt_chan_recv(tt_context_done(ctx), NULL); /* closed when the group is cancelled */
-  if (rc == TT_ECLOSED && tt_context_err(ctx) != 0) atomic_fetch_add(&s->saw_cancel, 1);
+  if (rc == TT_ECLOSED && tt_context_err(ctx) != 0)
+    atomic_fetch_add(&s->saw_cancel, 1);
   leave(s);
   return tt_context_err(ctx);
 }
@@ -392,7 +407,8 @@ static void test_parent_cancel(void) {
   tt_context *parent = tt_with_cancel(NULL);
   gstate *s = gs_new();
   s->g = tt_group_make(parent, 0);
-  for (int i = 0; i < 10; i++) CHECK(tt_group_go(s->g, wait_done, s) > 0);
+  for (int i = 0; i < 10; i++)
+    CHECK(tt_group_go(s->g, wait_done, s) > 0);
   tt_sleep(TT_MS(20));
   CHECK_EQ(atomic_load(&s->finished), 0);
   CHECK_EQ(tt_context_err(tt_group_context(s->g)), 0);
@@ -414,7 +430,8 @@ static void test_parent_cancel(void) {
   s = gs_new();
   s->g = tt_group_make(parent, 3);
   CHECK_EQ(tt_context_deadline(tt_group_context(s->g)), tt_context_deadline(parent));
-  for (int i = 0; i < 3; i++) CHECK(tt_group_go(s->g, wait_done, s) > 0);
+  for (int i = 0; i < 3; i++)
+    CHECK(tt_group_go(s->g, wait_done, s) > 0);
   CHECK_EQ(tt_group_wait(s->g), TT_ETIMEDOUT);
   CHECK(tt_now() >= tt_context_deadline(parent));
   CHECK_EQ(atomic_load(&s->saw_cancel), 3);
@@ -447,7 +464,8 @@ static int outer_with_inner(tt_context *ctx, void *arg) {
   (void)arg;
   gstate *in = g_inner_state;
   in->g = tt_group_make(ctx, 2);
-  for (int i = 0; i < 5; i++) tt_group_go(in->g, cooperative, in);
+  for (int i = 0; i < 5; i++)
+    tt_group_go(in->g, cooperative, in);
   int rc = tt_group_wait(in->g);
   int d = tt_group_destroy(in->g, PROMPT);
   return rc == TT_ECANCELED && d == 0 ? 0 : -555;
@@ -461,7 +479,8 @@ static void test_nested(void) {
   CHECK(tt_group_go(out->g, outer_with_inner, out) > 0);
   CHECK(tt_group_go(out->g, fail_fast, out) > 0);
   int64_t end = tt_test_mono_ns() + PROMPT;
-  while (atomic_load(&g_inner_state->running) < 2 && tt_test_mono_ns() < end) tt_sleep(TT_MS(1));
+  while (atomic_load(&g_inner_state->running) < 2 && tt_test_mono_ns() < end)
+    tt_sleep(TT_MS(1));
   CHECK_EQ(atomic_load(&g_inner_state->running), 2);
   trigger_failure(out);
   CHECK_EQ(tt_group_wait(out->g), -1000);
@@ -474,7 +493,8 @@ static void test_nested(void) {
   gs_free(g_inner_state);
 }
 
-/* ---- destroy ---------------------------------------------------------------------------------------- */
+/* ---- destroy
+ * ---------------------------------------------------------------------------------------- */
 
 static int block_on_never_ctx(tt_context *ctx, void *arg) {
   gstate *s = arg;
@@ -482,7 +502,8 @@ static int block_on_never_ctx(tt_context *ctx, void *arg) {
   int rc = (atomic_load(&s->ran) % 2) ? tt_chan_recv_ctx(s->never, NULL, ctx)
                                       : tt_sleep_ctx(LONG_NS, ctx);
   atomic_fetch_add(&s->ran, 1);
-  if (rc == TT_ECANCELED) atomic_fetch_add(&s->saw_cancel, 1);
+  if (rc == TT_ECANCELED)
+    atomic_fetch_add(&s->saw_cancel, 1);
   leave(s);
   return rc;
 }
@@ -493,7 +514,8 @@ static void test_destroy_prompt(void) {
   int64_t tasks0 = tt_num_tasks();
   gstate *s = gs_new();
   s->g = tt_group_make(NULL, 0);
-  for (int i = 0; i < 8; i++) CHECK(tt_group_go(s->g, block_on_never_ctx, s) > 0);
+  for (int i = 0; i < 8; i++)
+    CHECK(tt_group_go(s->g, block_on_never_ctx, s) > 0);
   tt_sleep(TT_MS(10));
   CHECK_EQ(atomic_load(&s->finished), 0);
   int64_t t0 = tt_now();
@@ -503,13 +525,15 @@ static void test_destroy_prompt(void) {
   CHECK_EQ(atomic_load(&s->finished), 8);
   CHECK_EQ(atomic_load(&s->saw_cancel), 8);
   int64_t end = tt_test_mono_ns() + PROMPT;
-  while (tt_num_tasks() > tasks0 && tt_test_mono_ns() < end) tt_sleep(TT_MS(1));
+  while (tt_num_tasks() > tasks0 && tt_test_mono_ns() < end)
+    tt_sleep(TT_MS(1));
   CHECK_EQ(tt_num_tasks(), tasks0);
   gs_free(s);
   CHECK_EQ(tt_context_lost_cancels(), lost0);
 }
 
-/* ---- the leak report, in a child process --------------------------------------------------------------
+/* ---- the leak report, in a child process
+ * --------------------------------------------------------------
  *
  * The child runs leak_main under tt_main and writes "RESULT ..." on
  * stderr; everything else it prints there is the runtime's report. */
@@ -534,23 +558,27 @@ static void leak_main(void *arg) {
   tt_chan *c = tt_chan_make(sizeof(int), 0);
   tt_group *g = tt_group_make(NULL, 0);
   int64_t tasks0 = tt_num_tasks();
-  int64_t stuck = tt_group_go(g, stuck_on_chan, c); int stuck_line = __LINE__;
-  int64_t nice = tt_group_go(g, polite, NULL); int polite_line = __LINE__;
+  int64_t stuck = tt_group_go(g, stuck_on_chan, c);
+  int stuck_line = __LINE__ - 1;
+  int64_t nice = tt_group_go(g, polite, NULL);
+  int polite_line = __LINE__ - 1;
   tt_test_task t;
   int parked = tt_test_await_wait_reason(stuck, "chan receive", TT_MS(5000), &t);
   int64_t t0 = tt_now();
   int rc = tt_group_destroy(g, LEAK_GRACE);
   int64_t took = tt_now() - t0;
   fflush(stderr);
-  fprintf(stderr, "\nRESULT rc=%d took_us=%lld stuck_line=%d polite_line=%d parked=%d ids=%lld,%lld\n",
-          rc, (long long)(took / 1000), stuck_line, polite_line, parked, (long long)stuck,
+  fprintf(stderr,
+          "\nRESULT rc=%d took_us=%lld stuck_line=%d polite_line=%d parked=%d ids=%lld,%lld\n", rc,
+          (long long)(took / 1000), stuck_line, polite_line, parked, (long long)stuck,
           (long long)nice);
   fflush(stderr);
   /* let the leaked task finish: it must be able to, and clean up after itself */
   int v = 1;
   tt_chan_send(c, &v);
   int64_t end = tt_test_mono_ns() + TT_MS(5000);
-  while (tt_num_tasks() > tasks0 && tt_test_mono_ns() < end) tt_sleep(TT_MS(1));
+  while (tt_num_tasks() > tasks0 && tt_test_mono_ns() < end)
+    tt_sleep(TT_MS(1));
   fprintf(stderr, "AFTER tasks=%lld of %lld\n", (long long)tt_num_tasks(), (long long)tasks0);
   tt_chan_unref(c);
 }
@@ -559,17 +587,20 @@ static int run_self(const char *mode, const char *procs, char **err_out, int *st
   char *envp[512];
   int n = 0;
   for (char **e = environ; *e && n < 500; e++)
-    if (strncmp(*e, "TT_PROCS=", 9) != 0) envp[n++] = *e;
+    if (strncmp(*e, "TT_PROCS=", 9) != 0)
+      envp[n++] = *e;
   char procs_kv[32];
   snprintf(procs_kv, sizeof procs_kv, "TT_PROCS=%s", procs);
   envp[n++] = procs_kv;
   envp[n] = NULL;
   int fds[2];
-  if (pipe(fds) != 0) return -1;
+  if (pipe(fds) != 0)
+    return -1;
   fflush(stdout);
   fflush(stderr);
   pid_t pid = fork();
-  if (pid < 0) return -1;
+  if (pid < 0)
+    return -1;
   if (pid == 0) {
     close(fds[0]);
     dup2(fds[1], 2);
@@ -581,10 +612,13 @@ static int run_self(const char *mode, const char *procs, char **err_out, int *st
   size_t cap = 4096, len = 0;
   char *buf = malloc(cap);
   for (;;) {
-    if (len + 1024 > cap) buf = realloc(buf, cap *= 2);
+    if (len + 1024 > cap)
+      buf = realloc(buf, cap *= 2);
     ssize_t r = read(fds[0], buf + len, cap - len - 1);
-    if (r < 0 && errno == EINTR) continue;
-    if (r <= 0) break;
+    if (r < 0 && errno == EINTR)
+      continue;
+    if (r <= 0)
+      break;
     len += (size_t)r;
   }
   buf[len] = '\0';
@@ -600,9 +634,10 @@ static void test_leak_report(const char *procs) {
   char *err = NULL;
   int status = 0;
   CHECK_EQ(run_self("--leak-child", procs, &err, &status), 0);
-  if (!err) return;
-  CHECK_MSG(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child status 0x%x; stderr:\n%s",
-            status, err);
+  if (!err)
+    return;
+  CHECK_MSG(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child status 0x%x; stderr:\n%s", status,
+            err);
   const char *res = strstr(err, "\nRESULT ");
   CHECK_MSG(res != NULL, "no RESULT line; stderr:\n%s", err);
   if (!res) {
@@ -633,7 +668,8 @@ static void test_leak_report(const char *procs) {
   NOTE("leak report:\n%s", report);
   const char *after = strstr(res, "AFTER tasks=");
   long long left = -1, base = -1;
-  if (after) sscanf(after, "AFTER tasks=%lld of %lld", &left, &base);
+  if (after)
+    sscanf(after, "AFTER tasks=%lld of %lld", &left, &base);
   CHECK_MSG(after && left == base, "the leaked task did not finish after being unblocked: %s",
             after ? after : "(no AFTER line)");
   free(report);

@@ -51,7 +51,7 @@ static void test_before_init(void) {
   CHECK(wg != NULL);
   CHECK_EQ(tt_wg_go(wg, count_fn, NULL), TT_ENOTINIT);
   CHECK_EQ(tt_wg_add(wg, -1), TT_ENEGATIVE); /* counter restored to 0 */
-  CHECK_EQ(tt_wg_wait(wg), TT_OK);          /* counter 0: returns at once */
+  CHECK_EQ(tt_wg_wait(wg), TT_OK);           /* counter 0: returns at once */
   CHECK_EQ(tt_wg_free(wg), TT_OK);
   CHECK_EQ(tt_shutdown(), TT_ENOTINIT);
   CHECK_EQ(tt_main(NULL, NULL), TT_EINVAL);
@@ -176,10 +176,10 @@ static void test_while_running(void) {
   CHECK_EQ(tt_wg_add(wg, 2), TT_OK);
   CHECK_EQ(tt_wg_add(wg, -3), TT_ENEGATIVE); /* counter stays 2 */
   CHECK_EQ(tt_wg_add(wg, INT64_MIN), TT_ENEGATIVE);
-  CHECK_EQ(tt_wg_done(wg), TT_OK);          /* 1 */
-  CHECK_EQ(tt_wg_add(wg, 0), TT_OK);        /* still 1 */
+  CHECK_EQ(tt_wg_done(wg), TT_OK);           /* 1 */
+  CHECK_EQ(tt_wg_add(wg, 0), TT_OK);         /* still 1 */
   CHECK_EQ(tt_wg_add(wg, -2), TT_ENEGATIVE); /* still 1 */
-  CHECK_EQ(tt_wg_done(wg), TT_OK);          /* 0 */
+  CHECK_EQ(tt_wg_done(wg), TT_OK);           /* 0 */
   CHECK_EQ(tt_wg_done(wg), TT_ENEGATIVE);
   CHECK_EQ(tt_wg_wait(wg), TT_OK);
 
@@ -193,7 +193,8 @@ static void test_while_running(void) {
   int parked = 0;
   while (!parked && tt_test_mono_ns() < end) {
     parked = tt_test_find_task(wid, &t) && t.info.state == TT_TASK_WAITING;
-    if (!parked) tt_test_sleep_ns(TT_MS(1));
+    if (!parked)
+      tt_test_sleep_ns(TT_MS(1));
   }
   CHECK(parked);
   CHECK_EQ(tt_wg_free(g_wg_busy), TT_EBUSY);
@@ -205,7 +206,8 @@ static void test_while_running(void) {
   /* the runtime still works after all that misuse */
   wg = tt_wg_make();
   int calls = atomic_load(&g_fn_calls);
-  for (int i = 0; i < 100; i++) CHECK(tt_wg_go(wg, count_fn, NULL) > 0);
+  for (int i = 0; i < 100; i++)
+    CHECK(tt_wg_go(wg, count_fn, NULL) > 0);
   CHECK_EQ(tt_wg_wait(wg), TT_OK);
   CHECK_EQ(atomic_load(&g_fn_calls), calls + 100);
   CHECK_EQ(tt_wg_free(wg), TT_OK);
@@ -227,8 +229,8 @@ static void test_after_shutdown(void) {
             tt_strerror((int)rc));
   tt_wg *wg = tt_wg_make();
   rc = tt_wg_go(wg, count_fn, NULL);
-  CHECK_MSG(rc == TT_ESHUTDOWN, "tt_wg_go after shutdown = %" PRId64 " (%s), want TT_ESHUTDOWN",
-            rc, tt_strerror((int)rc));
+  CHECK_MSG(rc == TT_ESHUTDOWN, "tt_wg_go after shutdown = %" PRId64 " (%s), want TT_ESHUTDOWN", rc,
+            tt_strerror((int)rc));
   CHECK_EQ(tt_wg_add(wg, -1), TT_ENEGATIVE); /* counter restored */
   CHECK_EQ(tt_wg_free(wg), TT_OK);
   CHECK_EQ(tt_shutdown(), TT_ENOTINIT);
@@ -243,7 +245,7 @@ static void test_after_shutdown(void) {
 /* ---- tt_strerror ---------------------------------------------------------------------------- */
 
 static void test_strerror(void) {
-  const int codes[] = {TT_OK,       TT_EINVAL,    TT_ENOMEM,   TT_ENOTASK, TT_ESHUTDOWN,
+  const int codes[] = {TT_OK,       TT_EINVAL,    TT_ENOMEM,    TT_ENOTASK, TT_ESHUTDOWN,
                        TT_ENOTINIT, TT_ETIMEDOUT, TT_ECANCELED, TT_ECLOSED, TT_ELEAKED,
                        TT_EBUSY,    TT_EAGAIN,    TT_ENEGATIVE};
   const int n = (int)(sizeof codes / sizeof codes[0]);

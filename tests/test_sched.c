@@ -18,7 +18,8 @@ static int g_expect_procs;
 static void note_worker_task(void *arg) {
   (void)arg;
   int w = tt_worker_id();
-  if (w < 0 || w >= g_expect_procs) atomic_fetch_add(&g_bad_worker, 1);
+  if (w < 0 || w >= g_expect_procs)
+    atomic_fetch_add(&g_bad_worker, 1);
   int m = atomic_load(&g_max_worker_seen);
   while (w > m && !atomic_compare_exchange_weak(&g_max_worker_seen, &m, w)) {
   }
@@ -32,7 +33,8 @@ static void check_worker_ids_in_range(int procs) {
   atomic_store(&g_bad_worker, 0);
   atomic_store(&g_max_worker_seen, -1);
   tt_wg *wg = tt_wg_make();
-  for (int i = 0; i < 200; i++) CHECK(tt_wg_go(wg, note_worker_task, NULL) > 0);
+  for (int i = 0; i < 200; i++)
+    CHECK(tt_wg_go(wg, note_worker_task, NULL) > 0);
   CHECK_EQ(tt_wg_wait(wg), TT_OK); /* from a plain thread */
   tt_wg_free(wg);
   CHECK_EQ(atomic_load(&g_bad_worker), 0);
@@ -45,7 +47,8 @@ static int online_cpus_ok(int n) {
   cpu_set_t set;
   CPU_ZERO(&set);
   int b = -1;
-  if (sched_getaffinity(0, sizeof set, &set) == 0) b = CPU_COUNT(&set);
+  if (sched_getaffinity(0, sizeof set, &set) == 0)
+    b = CPU_COUNT(&set);
   return n >= 1 && (n == a || n == b);
 }
 
@@ -63,8 +66,7 @@ static void test_procs_config(void) {
   /* default: online CPUs */
   CHECK_EQ(tt_init(NULL), TT_OK);
   int n = tt_procs();
-  CHECK_MSG(online_cpus_ok(n), "tt_procs()=%d, online CPUs %ld", n,
-            sysconf(_SC_NPROCESSORS_ONLN));
+  CHECK_MSG(online_cpus_ok(n), "tt_procs()=%d, online CPUs %ld", n, sysconf(_SC_NPROCESSORS_ONLN));
   CHECK_EQ(tt_shutdown(), TT_OK);
 
   /* TT_PROCS honoured with a NULL config and with procs = 0 */
@@ -115,8 +117,10 @@ static void wanderer(void *arg) {
       bad++;
     else
       mask |= 1u << w;
-    if (mask == 3u && i >= 100) break;
-    if (tt_test_mono_ns() > end) break;
+    if (mask == 3u && i >= 100)
+      break;
+    if (tt_test_mono_ns() > end)
+      break;
     if (i & 1)
       tt_sleep(TT_US(100));
     else
@@ -135,7 +139,8 @@ static void migration_main(void *arg) {
   for (attempt = 0; attempt < 3 && mask != 3u; attempt++) {
     atomic_store(&g_stop, 0);
     tt_wg *busy = tt_wg_make(), *w = tt_wg_make();
-    for (int i = 0; i < 4; i++) CHECK(tt_wg_go(busy, busy_yielder, NULL) > 0);
+    for (int i = 0; i < 4; i++)
+      CHECK(tt_wg_go(busy, busy_yielder, NULL) > 0);
     CHECK(tt_wg_go(w, wanderer, NULL) > 0);
     CHECK_EQ(tt_wg_wait(w), TT_OK);
     atomic_store(&g_stop, 1);
@@ -174,7 +179,8 @@ static void imbalanced_spawner(void *arg) {
   /* all spawned from one task without a scheduling point: they land on
    * this worker; the other worker has to steal */
   for (long i = 0; i < n; i++)
-    if (tt_wg_go(g_cpu_wg, cpu_task, NULL) <= 0) atomic_fetch_add(&g_cpu_bad, 1);
+    if (tt_wg_go(g_cpu_wg, cpu_task, NULL) <= 0)
+      atomic_fetch_add(&g_cpu_bad, 1);
 }
 
 static void stealing_main(void *arg) {
@@ -183,14 +189,16 @@ static void stealing_main(void *arg) {
   int attempt;
   int ok = 0;
   for (attempt = 0; attempt < 5 && !ok; attempt++) {
-    for (int i = 0; i < MAXW; i++) atomic_store(&g_ran_on[i], 0);
+    for (int i = 0; i < MAXW; i++)
+      atomic_store(&g_ran_on[i], 0);
     g_cpu_wg = tt_wg_make();
     tt_wg *sp = tt_wg_make();
     CHECK(tt_wg_go(sp, imbalanced_spawner, (void *)(intptr_t)n) > 0);
     CHECK_EQ(tt_wg_wait(sp), TT_OK);
     CHECK_EQ(tt_wg_wait(g_cpu_wg), TT_OK);
     long total = 0;
-    for (int i = 0; i < MAXW; i++) total += atomic_load(&g_ran_on[i]);
+    for (int i = 0; i < MAXW; i++)
+      total += atomic_load(&g_ran_on[i]);
     CHECK_EQ(total, n);
     CHECK_EQ(atomic_load(&g_cpu_bad), 0);
     ok = atomic_load(&g_ran_on[0]) > 0 && atomic_load(&g_ran_on[1]) > 0;
@@ -209,11 +217,13 @@ static atomic_long g_one_sum, g_one_bad;
 static void one_worker_task(void *arg) {
   long v = (long)(intptr_t)arg;
   for (int i = 0; i < 5; i++) {
-    if (tt_worker_id() != 0) atomic_fetch_add(&g_one_bad, 1);
+    if (tt_worker_id() != 0)
+      atomic_fetch_add(&g_one_bad, 1);
     tt_yield();
   }
   tt_sleep(TT_MS(1));
-  if (tt_worker_id() != 0) atomic_fetch_add(&g_one_bad, 1);
+  if (tt_worker_id() != 0)
+    atomic_fetch_add(&g_one_bad, 1);
   atomic_fetch_add(&g_one_sum, v);
 }
 
@@ -250,10 +260,13 @@ static void fair_task(void *arg) {
     long mn = g_fair_iters, mx = 0;
     for (int j = 0; j < FAIR_K; j++) {
       long c = atomic_load(&g_fair_cnt[j]);
-      if (c < mn) mn = c;
-      if (c > mx) mx = c;
+      if (c < mn)
+        mn = c;
+      if (c > mx)
+        mx = c;
     }
-    if (mx - mn > worst) worst = mx - mn;
+    if (mx - mn > worst)
+      worst = mx - mn;
     tt_yield();
   }
   long m = atomic_load(&g_fair_max_spread);
@@ -266,9 +279,11 @@ static void fairness_main(void *arg) {
   g_fair_iters = tt_test_scale_min(20000, 2000);
   tt_wg *wg = tt_wg_make();
   /* spawn all of them before any runs (one worker, no scheduling point) */
-  for (int k = 0; k < FAIR_K; k++) CHECK(tt_wg_go(wg, fair_task, (void *)(intptr_t)k) > 0);
+  for (int k = 0; k < FAIR_K; k++)
+    CHECK(tt_wg_go(wg, fair_task, (void *)(intptr_t)k) > 0);
   CHECK_EQ(tt_wg_wait(wg), TT_OK);
-  for (int k = 0; k < FAIR_K; k++) CHECK_EQ(atomic_load(&g_fair_cnt[k]), g_fair_iters);
+  for (int k = 0; k < FAIR_K; k++)
+    CHECK_EQ(atomic_load(&g_fair_cnt[k]), g_fair_iters);
   long spread = atomic_load(&g_fair_max_spread);
   CHECK_MSG(spread <= FAIR_BOUND, "counters of %d yielding tasks drifted apart by %ld", FAIR_K,
             spread);

@@ -43,17 +43,22 @@ static void short_child(void *arg) {
 static void endless_spawner(void *arg) {
   (void)arg;
   for (;;) {
-    if (tt_go(short_child, NULL) > 0) atomic_fetch_add(&g_spawned_by_task, 1);
+    if (tt_go(short_child, NULL) > 0)
+      atomic_fetch_add(&g_spawned_by_task, 1);
     tt_yield();
   }
 }
 
 static void dropping_main(void *arg) {
   (void)arg;
-  for (int i = 0; i < 1000; i++) CHECK(tt_go(long_sleeper, NULL) > 0);
-  for (int i = 0; i < 100; i++) CHECK(tt_go(never_waiter, NULL) > 0);
-  for (int i = 0; i < 100; i++) CHECK(tt_go(spinner, NULL) > 0);
-  for (int i = 0; i < 2; i++) CHECK(tt_go(endless_spawner, NULL) > 0);
+  for (int i = 0; i < 1000; i++)
+    CHECK(tt_go(long_sleeper, NULL) > 0);
+  for (int i = 0; i < 100; i++)
+    CHECK(tt_go(never_waiter, NULL) > 0);
+  for (int i = 0; i < 100; i++)
+    CHECK(tt_go(spinner, NULL) > 0);
+  for (int i = 0; i < 2; i++)
+    CHECK(tt_go(endless_spawner, NULL) > 0);
   /* let them all start */
   tt_sleep(TT_MS(50));
   CHECK(tt_num_tasks() >= 1 + 1000 + 100 + 100 + 2);
@@ -89,9 +94,12 @@ static void test_shutdown_busy(void) {
   CHECK_EQ(tt_init(NULL), TT_OK);
   g_never = tt_wg_make();
   CHECK_EQ(tt_wg_add(g_never, 1), TT_OK);
-  for (int i = 0; i < 500; i++) CHECK(tt_go(long_sleeper, NULL) > 0);
-  for (int i = 0; i < 50; i++) CHECK(tt_go(never_waiter, NULL) > 0);
-  for (int i = 0; i < 50; i++) CHECK(tt_go(spinner, NULL) > 0);
+  for (int i = 0; i < 500; i++)
+    CHECK(tt_go(long_sleeper, NULL) > 0);
+  for (int i = 0; i < 50; i++)
+    CHECK(tt_go(never_waiter, NULL) > 0);
+  for (int i = 0; i < 50; i++)
+    CHECK(tt_go(spinner, NULL) > 0);
   tt_test_sleep_ns(TT_MS(50));
   CHECK(tt_num_tasks() >= 600);
   int64_t t0 = tt_test_mono_ns();
@@ -120,10 +128,12 @@ static void test_wg_survives_shutdown(void) {
   g_survivor = tt_wg_make();
   CHECK_EQ(tt_wg_add(g_survivor, 1), TT_OK);
   CHECK_EQ(tt_init(NULL), TT_OK);
-  for (int i = 0; i < 10; i++) CHECK(tt_go(survivor_waiter, NULL) > 0);
+  for (int i = 0; i < 10; i++)
+    CHECK(tt_go(survivor_waiter, NULL) > 0);
   int64_t end = tt_test_mono_ns() + TT_MS(10000);
-  while (tt_num_tasks() < 10 && tt_test_mono_ns() < end) tt_test_sleep_ns(TT_MS(1));
-  tt_test_sleep_ns(TT_MS(20)); /* let them park */
+  while (tt_num_tasks() < 10 && tt_test_mono_ns() < end)
+    tt_test_sleep_ns(TT_MS(1));
+  tt_test_sleep_ns(TT_MS(20));    /* let them park */
   CHECK_EQ(tt_shutdown(), TT_OK); /* drops the 10 waiters */
   CHECK_EQ(atomic_load(&g_survivor_passed), 0);
 
@@ -134,7 +144,8 @@ static void test_wg_survives_shutdown(void) {
   /* and it works for new waiters */
   CHECK_EQ(tt_wg_add(g_survivor, 1), TT_OK);
   tt_wg *joined = tt_wg_make();
-  for (int i = 0; i < 5; i++) CHECK(tt_wg_go(joined, survivor_waiter, NULL) > 0);
+  for (int i = 0; i < 5; i++)
+    CHECK(tt_wg_go(joined, survivor_waiter, NULL) > 0);
   tt_test_sleep_ns(TT_MS(20));
   CHECK_EQ(atomic_load(&g_survivor_passed), 0);
   CHECK_EQ(tt_wg_done(g_survivor), TT_OK);
@@ -167,7 +178,8 @@ static void test_restart(void) {
     for (long i = 1; i <= 1000; i++) {
       int64_t id = tt_wg_go(wg, add_task, (void *)(intptr_t)i);
       CHECK(id > 0);
-      if (i == 1) first = id;
+      if (i == 1)
+        first = id;
       last = id;
       expect += i;
     }
@@ -219,17 +231,20 @@ static atomic_long g_plain_ran, g_plain_bad;
 
 static void plain_child(void *arg) {
   (void)arg;
-  if (tt_self() <= 0 || tt_worker_id() < 0) atomic_fetch_add(&g_plain_bad, 1);
+  if (tt_self() <= 0 || tt_worker_id() < 0)
+    atomic_fetch_add(&g_plain_bad, 1);
   tt_yield();
   atomic_fetch_add(&g_plain_ran, 1);
 }
 
 static void *plain_spawner(void *arg) {
   long n = (long)(intptr_t)arg;
-  if (tt_self() != 0 || tt_worker_id() != -1) atomic_fetch_add(&g_plain_bad, 1);
+  if (tt_self() != 0 || tt_worker_id() != -1)
+    atomic_fetch_add(&g_plain_bad, 1);
   tt_wg *wg = tt_wg_make();
   for (long i = 0; i < n; i++)
-    if (tt_wg_go(wg, plain_child, NULL) <= 0) atomic_fetch_add(&g_plain_bad, 1);
+    if (tt_wg_go(wg, plain_child, NULL) <= 0)
+      atomic_fetch_add(&g_plain_bad, 1);
   tt_wg_wait(wg); /* a plain thread blocks */
   tt_wg_free(wg);
   return NULL;
@@ -241,14 +256,16 @@ static void test_plain_threads(void) {
   pthread_t th[NTHREADS];
   for (int i = 0; i < NTHREADS; i++)
     CHECK_EQ(pthread_create(&th[i], NULL, plain_spawner, (void *)(intptr_t)n), 0);
-  for (int i = 0; i < NTHREADS; i++) pthread_join(th[i], NULL);
+  for (int i = 0; i < NTHREADS; i++)
+    pthread_join(th[i], NULL);
   CHECK_EQ(atomic_load(&g_plain_ran), n * NTHREADS);
   CHECK_EQ(atomic_load(&g_plain_bad), 0);
   /* a single tt_go from a plain thread, joined by polling */
   long before = atomic_load(&g_plain_ran);
   CHECK(tt_go(plain_child, NULL) > 0);
   int64_t end = tt_test_mono_ns() + TT_MS(10000);
-  while (atomic_load(&g_plain_ran) == before && tt_test_mono_ns() < end) tt_test_sleep_ns(TT_MS(1));
+  while (atomic_load(&g_plain_ran) == before && tt_test_mono_ns() < end)
+    tt_test_sleep_ns(TT_MS(1));
   CHECK_EQ(atomic_load(&g_plain_ran), before + 1);
   CHECK_EQ(tt_shutdown(), TT_OK);
   CHECK_EQ(tt_num_tasks(), 0);
@@ -275,13 +292,16 @@ static void *racing_spawner(void *arg) {
 static void test_spawn_races_shutdown(void) {
   CHECK_EQ(tt_init(NULL), TT_OK);
   pthread_t th[2];
-  for (int i = 0; i < 2; i++) CHECK_EQ(pthread_create(&th[i], NULL, racing_spawner, NULL), 0);
-  while (atomic_load(&g_race_ok) < 100 && atomic_load(&g_race_rc) == 0) tt_test_sleep_ns(TT_MS(1));
+  for (int i = 0; i < 2; i++)
+    CHECK_EQ(pthread_create(&th[i], NULL, racing_spawner, NULL), 0);
+  while (atomic_load(&g_race_ok) < 100 && atomic_load(&g_race_rc) == 0)
+    tt_test_sleep_ns(TT_MS(1));
   tt_test_sleep_ns(TT_MS(5));
   int64_t t0 = tt_test_mono_ns();
   CHECK_EQ(tt_shutdown(), TT_OK);
   CHECK(tt_test_mono_ns() - t0 < PROMPT);
-  for (int i = 0; i < 2; i++) pthread_join(th[i], NULL);
+  for (int i = 0; i < 2; i++)
+    pthread_join(th[i], NULL);
   int rc = atomic_load(&g_race_rc);
   CHECK_MSG(rc == TT_ESHUTDOWN || rc == TT_ENOTINIT, "tt_go during/after shutdown: %d (%s)", rc,
             tt_strerror(rc));
@@ -296,7 +316,8 @@ static void test_spawn_races_shutdown_isolated(void) {
     fflush(stderr);
     pid_t pid = fork();
     CHECK(pid >= 0);
-    if (pid < 0) return;
+    if (pid < 0)
+      return;
     if (pid == 0) {
       long failed_before = tt_test_failures(); /* inherited from the parent */
       atomic_store(&g_race_ok, 0);
@@ -312,7 +333,8 @@ static void test_spawn_races_shutdown_isolated(void) {
               "round %d: tt_go from a plain thread racing tt_shutdown: child %s %d", round,
               WIFSIGNALED(status) ? "killed by signal" : "exited with",
               WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
-    if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0)) break;
+    if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0))
+      break;
   }
 }
 

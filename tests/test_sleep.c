@@ -49,7 +49,8 @@ static int order_attempt(int64_t unit_ms) {
   CHECK_EQ(atomic_load(&g_order_pos), NORD);
   int ok = 1;
   for (int p = 0; p < NORD; p++)
-    if (g_order[p] != NORD - 1 - p) ok = 0; /* the 10 ms one (idx 4) first */
+    if (g_order[p] != NORD - 1 - p)
+      ok = 0; /* the 10 ms one (idx 4) first */
   for (int i = 0; i < NORD; i++)
     CHECK_MSG(g_order_took[i] >= args[i].ns, "sleeper %d: slept %" PRId64 " ns < %" PRId64, i,
               g_order_took[i], args[i].ns);
@@ -63,8 +64,10 @@ static void test_order(void) {
   /* 10 ms steps as specified; on a mis-order retry with wider steps so that a
    * loaded machine does not fail the test, a broken timer order still does */
   int ok = order_attempt(10);
-  if (!ok) ok = order_attempt(30);
-  if (!ok) ok = order_attempt(100);
+  if (!ok)
+    ok = order_attempt(30);
+  if (!ok)
+    ok = order_attempt(100);
   CHECK_MSG(ok, "sleepers did not wake in ascending order of their sleep");
 }
 
@@ -125,7 +128,8 @@ static void yield_like_main(void *arg) {
   }
   /* many sleep(0) calls alone are quick */
   int64_t m0 = tt_test_mono_ns();
-  for (int i = 0; i < 10000; i++) tt_sleep(0);
+  for (int i = 0; i < 10000; i++)
+    tt_sleep(0);
   CHECK(tt_test_mono_ns() - m0 < TT_MS(2000));
 }
 
@@ -136,8 +140,10 @@ static atomic_long g_woke, g_early;
 static void many_sleeper(void *arg) {
   int64_t ns = (int64_t)(intptr_t)arg;
   int64_t t0 = tt_now();
-  if (tt_sleep(ns) != TT_OK) atomic_fetch_add(&g_early, 1);
-  if (tt_now() - t0 < ns) atomic_fetch_add(&g_early, 1);
+  if (tt_sleep(ns) != TT_OK)
+    atomic_fetch_add(&g_early, 1);
+  if (tt_now() - t0 < ns)
+    atomic_fetch_add(&g_early, 1);
   atomic_fetch_add(&g_woke, 1);
 }
 
@@ -173,7 +179,8 @@ static void busy_workers_main(void *arg) {
   (void)arg;
   atomic_store(&g_busy_stop, 0);
   tt_wg *wg = tt_wg_make();
-  for (int i = 0; i < 2 * tt_procs() + 2; i++) CHECK(tt_wg_go(wg, busy_task, NULL) > 0);
+  for (int i = 0; i < 2 * tt_procs() + 2; i++)
+    CHECK(tt_wg_go(wg, busy_task, NULL) > 0);
   for (int i = 0; i < 3; i++) {
     int64_t m0 = tt_test_mono_ns();
     CHECK_EQ(tt_sleep(TT_MS(20)), TT_OK);
@@ -194,15 +201,18 @@ static void now_task(void *arg) {
   int64_t prev = tt_now();
   for (int i = 0; i < 20000; i++) {
     int64_t t = tt_now();
-    if (t < prev) atomic_fetch_add(&g_now_bad, 1);
+    if (t < prev)
+      atomic_fetch_add(&g_now_bad, 1);
     prev = t;
-    if (i % 1000 == 0) tt_yield(); /* may move to another worker */
+    if (i % 1000 == 0)
+      tt_yield(); /* may move to another worker */
   }
 }
 
 static void test_now_in_tasks(void) {
   tt_wg *wg = tt_wg_make();
-  for (int i = 0; i < 8; i++) CHECK(tt_wg_go(wg, now_task, NULL) > 0);
+  for (int i = 0; i < 8; i++)
+    CHECK(tt_wg_go(wg, now_task, NULL) > 0);
   CHECK_EQ(tt_wg_wait(wg), TT_OK);
   CHECK_EQ(atomic_load(&g_now_bad), 0);
   tt_wg_free(wg);
@@ -214,7 +224,8 @@ static void test_now_plain(void) {
   long bad = 0;
   for (int i = 0; i < 100000; i++) {
     int64_t t = tt_now();
-    if (t < prev) bad++;
+    if (t < prev)
+      bad++;
     prev = t;
   }
   CHECK_EQ(bad, 0);

@@ -19,14 +19,16 @@ static void wave_task(void *arg) {
   /* a little per-task work whose result is known exactly */
   uint64_t v = i * 3 + (i % 7);
   atomic_fetch_add_explicit(&g_sum, v, memory_order_relaxed);
-  if (tt_self() <= 0) atomic_fetch_add(&g_wave_bad_self, 1);
+  if (tt_self() <= 0)
+    atomic_fetch_add(&g_wave_bad_self, 1);
 }
 
 /* From a task: wait (bounded) until tt_num_tasks() == want. */
 static int await_num_tasks(int64_t want, int64_t timeout_ns) {
   int64_t end = tt_test_mono_ns() + timeout_ns;
   while (tt_num_tasks() != want) {
-    if (tt_test_mono_ns() > end) return 0;
+    if (tt_test_mono_ns() > end)
+      return 0;
     tt_sleep(TT_MS(1));
   }
   return 1;
@@ -37,7 +39,8 @@ static void test_waves(void) {
   long per_wave = g_n / WAVES;
   tt_wg *wg = tt_wg_make();
   CHECK(wg != NULL);
-  if (!wg) return;
+  if (!wg)
+    return;
   int64_t t0 = tt_test_mono_ns();
   long spawn_errors = 0;
   int64_t first_err = 0;
@@ -48,7 +51,8 @@ static void test_waves(void) {
       uint64_t idx = (uint64_t)w * (uint64_t)per_wave + (uint64_t)i;
       int64_t id = tt_wg_go(wg, wave_task, (void *)(uintptr_t)idx);
       if (id <= 0) {
-        if (!spawn_errors) first_err = id;
+        if (!spawn_errors)
+          first_err = id;
         spawn_errors++;
         break;
       }
@@ -58,7 +62,8 @@ static void test_waves(void) {
     uint64_t got = atomic_load(&g_sum);
     CHECK_MSG(got == expect, "wave %d: sum %llu, expected %llu", w, (unsigned long long)got,
               (unsigned long long)expect);
-    if (spawn_errors) break;
+    if (spawn_errors)
+      break;
   }
   CHECK_MSG(spawn_errors == 0, "tt_wg_go failed: %" PRId64 " (%s)", first_err,
             tt_strerror((int)first_err));
@@ -77,7 +82,8 @@ static atomic_long g_arrived, g_left, g_park_err;
 static void parked_task(void *arg) {
   (void)arg;
   atomic_fetch_add(&g_arrived, 1);
-  if (tt_wg_wait(g_release) != TT_OK) atomic_fetch_add(&g_park_err, 1);
+  if (tt_wg_wait(g_release) != TT_OK)
+    atomic_fetch_add(&g_park_err, 1);
   atomic_fetch_add(&g_left, 1);
 }
 
@@ -86,7 +92,8 @@ static void test_alive_at_once(void) {
   g_release = tt_wg_make();
   tt_wg *done = tt_wg_make();
   CHECK(g_release != NULL && done != NULL);
-  if (!g_release || !done) return;
+  if (!g_release || !done)
+    return;
   CHECK_EQ(tt_wg_add(g_release, 1), TT_OK);
   int64_t t0 = tt_test_mono_ns();
   long spawned = 0;
@@ -103,11 +110,13 @@ static void test_alive_at_once(void) {
             tt_strerror((int)err));
   /* every task has started and is parked: they are all alive at once */
   int64_t end = tt_test_mono_ns() + TT_MS(120000);
-  while (atomic_load(&g_arrived) < spawned && tt_test_mono_ns() < end) tt_sleep(TT_MS(1));
+  while (atomic_load(&g_arrived) < spawned && tt_test_mono_ns() < end)
+    tt_sleep(TT_MS(1));
   CHECK_EQ(atomic_load(&g_arrived), spawned);
   int64_t live = tt_num_tasks();
-  CHECK_MSG(live >= baseline + spawned, "tt_num_tasks()=%" PRId64 " with %ld parked, baseline %" PRId64,
-            live, spawned, baseline);
+  CHECK_MSG(live >= baseline + spawned,
+            "tt_num_tasks()=%" PRId64 " with %ld parked, baseline %" PRId64, live, spawned,
+            baseline);
   CHECK_MSG(live >= g_n, "tt_num_tasks()=%" PRId64 " < %ld", live, g_n);
   CHECK_EQ(atomic_load(&g_left), 0);
   NOTE("alive at once: %ld tasks parked in %.2f s", spawned, (tt_test_mono_ns() - t0) / 1e9);
@@ -127,7 +136,8 @@ static void test_alive_at_once(void) {
 static atomic_long g_slept;
 static void sleeper_task(void *arg) {
   (void)arg;
-  if (tt_sleep(TT_MS(1000)) == TT_OK) atomic_fetch_add(&g_slept, 1);
+  if (tt_sleep(TT_MS(1000)) == TT_OK)
+    atomic_fetch_add(&g_slept, 1);
 }
 
 static void test_sleepers_counted(void) {
@@ -137,7 +147,8 @@ static void test_sleepers_counted(void) {
   int64_t t0 = tt_test_mono_ns();
   long spawned = 0;
   for (long i = 0; i < n; i++) {
-    if (tt_wg_go(wg, sleeper_task, NULL) <= 0) break;
+    if (tt_wg_go(wg, sleeper_task, NULL) <= 0)
+      break;
     spawned++;
   }
   int64_t live = tt_num_tasks();
@@ -168,7 +179,8 @@ static void id_spawner(void *arg) {
   int s = (int)(intptr_t)arg;
   for (long i = 0; i < g_ids_per; i++) {
     g_ret_ids[s][i] = tt_wg_go(g_ids_wg, id_task, &g_self_ids[s][i]);
-    if (i % 16 == 0) tt_yield(); /* scheduling points: the spawner may migrate */
+    if (i % 16 == 0)
+      tt_yield(); /* scheduling points: the spawner may migrate */
   }
 }
 
@@ -203,10 +215,14 @@ static void test_ids(void) {
   for (int s = 0; s < NSPAWNERS; s++) {
     for (long i = 0; i < g_ids_per; i++) {
       int64_t id = g_ret_ids[s][i];
-      if (id <= 0) nonpos++;
-      if (i > 0 && id <= g_ret_ids[s][i - 1]) not_increasing++;
-      if (g_self_ids[s][i] != id) self_mismatch++;
-      if (id > max_id) max_id = id;
+      if (id <= 0)
+        nonpos++;
+      if (i > 0 && id <= g_ret_ids[s][i - 1])
+        not_increasing++;
+      if (g_self_ids[s][i] != id)
+        self_mismatch++;
+      if (id > max_id)
+        max_id = id;
       all[k++] = id;
     }
   }
@@ -216,7 +232,8 @@ static void test_ids(void) {
   qsort(all, total, sizeof(int64_t), cmp_i64);
   long dups = 0;
   for (size_t i = 1; i < total; i++)
-    if (all[i] == all[i - 1]) dups++;
+    if (all[i] == all[i - 1])
+      dups++;
   CHECK_EQ(dups, 0);
 
   /* a task spawned after all of those were joined gets a larger id */
@@ -261,7 +278,8 @@ static void migrating_spawner(void *arg) {
   int64_t end = tt_test_mono_ns() + (TT_TEST_SANITIZED ? TT_MS(10000) : TT_MS(3000));
   for (long i = 0; r->moves < 50 && tt_test_mono_ns() < end; i++) {
     int w = tt_worker_id();
-    if (w != prev_w) r->moves++;
+    if (w != prev_w)
+      r->moves++;
     int64_t id = tt_wg_go(wg, noop_task, NULL);
     if (id <= prev && !r->not_increasing++) {
       r->bad_prev = prev;
@@ -282,10 +300,12 @@ static void migrating_spawner(void *arg) {
 }
 
 static void test_ids_across_migration(void) {
-  if (tt_procs() < 2) return;
+  if (tt_procs() < 2)
+    return;
   atomic_store(&g_busy_stop, 0);
   tt_wg *busy = tt_wg_make(), *wg = tt_wg_make();
-  for (int i = 0; i < 4; i++) CHECK(tt_wg_go(busy, busy_yielder, NULL) > 0);
+  for (int i = 0; i < 4; i++)
+    CHECK(tt_wg_go(busy, busy_yielder, NULL) > 0);
   migrate_ids_result r;
   memset(&r, 0, sizeof r);
   CHECK(tt_wg_go(wg, migrating_spawner, &r) > 0);
@@ -308,7 +328,8 @@ static volatile int g_zero;
 /* About 1 KiB of stack per level. */
 __attribute__((noinline)) static long stack_eater(int depth) {
   volatile char frame[1024];
-  for (int i = 1023; i >= 0; i -= 64) frame[i] = (char)(depth + i);
+  for (int i = 1023; i >= 0; i -= 64)
+    frame[i] = (char)(depth + i);
   frame[0] = (char)depth;
   long below = depth > 1 ? stack_eater(depth - 1) : g_zero;
   return below + frame[0] + frame[959];
@@ -316,7 +337,8 @@ __attribute__((noinline)) static long stack_eater(int depth) {
 
 static long stack_eater_expected(int depth) {
   long r = 0;
-  for (int d = 1; d <= depth; d++) r += (char)d + (char)(d + 959);
+  for (int d = 1; d <= depth; d++)
+    r += (char)d + (char)(d + 959);
   return r;
 }
 
@@ -378,7 +400,8 @@ static void test_names_and_stacks(void) {
   CHECK_EQ(tt_wg_done(g_hold), TT_OK);
   /* named_task_fn was spawned with tt_go_opts: wait for it through its count */
   int64_t end = tt_test_mono_ns() + TT_MS(10000);
-  while (tt_test_find_task(id, &t) && tt_test_mono_ns() < end) tt_sleep(TT_MS(1));
+  while (tt_test_find_task(id, &t) && tt_test_mono_ns() < end)
+    tt_sleep(TT_MS(1));
   CHECK(!tt_test_find_task(id, &t));
   CHECK_EQ(tt_wg_done(done), TT_OK); /* the add(1) made for named_task_fn */
   CHECK_EQ(tt_wg_wait(done), TT_OK);
@@ -390,7 +413,8 @@ static void test_names_and_stacks(void) {
   int64_t sid = tt_go_opts(small_stack_fn, &small_result, &so);
   CHECK(sid > 0);
   end = tt_test_mono_ns() + TT_MS(10000);
-  while (tt_test_find_task(sid, &t) && tt_test_mono_ns() < end) tt_sleep(TT_MS(1));
+  while (tt_test_find_task(sid, &t) && tt_test_mono_ns() < end)
+    tt_sleep(TT_MS(1));
   CHECK_EQ(atomic_load(&small_result), stack_eater_expected(4));
   tt_wg_done(done);
 
@@ -405,7 +429,8 @@ static atomic_llong g_cfg_stack;
 static void cfg_stack_task(void *arg) {
   int levels = (int)(intptr_t)arg;
   tt_test_task t;
-  if (tt_test_find_task(tt_self(), &t)) atomic_store(&g_cfg_stack, (long long)t.info.stack_size);
+  if (tt_test_find_task(tt_self(), &t))
+    atomic_store(&g_cfg_stack, (long long)t.info.stack_size);
   atomic_store(&g_cfg_eaten, stack_eater(levels));
 }
 

@@ -21,7 +21,8 @@ __attribute__((noinline)) static long deep(int depth) {
   volatile char frame[512];
   frame[0] = (char)depth;
   frame[511] = (char)(depth >> 8);
-  if (depth == g_stop_depth) return frame[0];
+  if (depth == g_stop_depth)
+    return frame[0];
   long r = deep(depth + 1); /* not a tail call: frame is used afterwards */
   return r + frame[511] + frame[0];
 }
@@ -30,7 +31,8 @@ __attribute__((noinline)) static long bounded(int depth) {
   volatile char frame[512];
   frame[0] = (char)depth;
   frame[511] = (char)depth;
-  if (depth <= 0) return 0;
+  if (depth <= 0)
+    return 0;
   return bounded(depth - 1) + frame[0] + frame[511];
 }
 
@@ -67,7 +69,8 @@ static void child_main(void *arg) {
    * the process to die (overflow case) */
   for (int i = 0; i < 10000; i++) {
     tt_test_task t;
-    if (!tt_test_find_task(id, &t)) break;
+    if (!tt_test_find_task(id, &t))
+      break;
     tt_sleep(TT_MS(1));
   }
   tt_wg_done(wg);
@@ -103,11 +106,13 @@ typedef struct {
 
 static int spawn_child(scenario *s, child_result *out) {
   int fds[2];
-  if (pipe(fds) != 0) return -1;
+  if (pipe(fds) != 0)
+    return -1;
   fflush(stdout);
   fflush(stderr);
   pid_t pid = fork();
-  if (pid < 0) return -1;
+  if (pid < 0)
+    return -1;
   if (pid == 0) {
     close(fds[0]);
     dup2(fds[1], 2);
@@ -118,10 +123,13 @@ static int spawn_child(scenario *s, child_result *out) {
   size_t cap = 4096, len = 0;
   char *buf = malloc(cap);
   for (;;) {
-    if (len + 1024 > cap) buf = realloc(buf, cap *= 2);
+    if (len + 1024 > cap)
+      buf = realloc(buf, cap *= 2);
     ssize_t r = read(fds[0], buf + len, cap - len - 1);
-    if (r < 0 && errno == EINTR) continue;
-    if (r <= 0) break;
+    if (r < 0 && errno == EINTR)
+      continue;
+    if (r <= 0)
+      break;
     len += (size_t)r;
   }
   buf[len] = '\0';
@@ -187,7 +195,7 @@ int main(void) {
   test_overflow("deep-recursion-small", 32 * 1024);
   test_overflow("deep-recursion-big", 1024 * 1024);
   /* negative controls: recursion that fits does not trip the detector */
-  test_no_overflow("fits-default", 0, 40);           /* ~20 KiB of 64 KiB */
-  test_no_overflow("fits-big", 1024 * 1024, 1000);   /* ~500 KiB of 1 MiB */
+  test_no_overflow("fits-default", 0, 40);         /* ~20 KiB of 64 KiB */
+  test_no_overflow("fits-big", 1024 * 1024, 1000); /* ~500 KiB of 1 MiB */
   return TEST_REPORT();
 }

@@ -44,17 +44,26 @@ static void run_plain(void *(*fn)(void *), void *arg) {
   CHECK_EQ(tt_blocking(join_fn, &th), TT_OK);
 }
 
-/* ---- one blocking operation in its own task ------------------------------------------------------
+/* ---- one blocking operation in its own task
+ * ------------------------------------------------------
  *
  * op_start spawns a task that performs one acquire. With hold set, after a
  * successful acquire it keeps what it got until op_let_go, then gives it
  * back. The starter watches `done`, `rc` and `t_done`. */
 
 enum {
-  OP_LOCK, OP_LOCK_UNTIL, OP_LOCK_CTX,
-  OP_RLOCK, OP_RLOCK_UNTIL, OP_RLOCK_CTX,
-  OP_WLOCK, OP_WLOCK_UNTIL, OP_WLOCK_CTX,
-  OP_SEM, OP_SEM_UNTIL, OP_SEM_CTX,
+  OP_LOCK,
+  OP_LOCK_UNTIL,
+  OP_LOCK_CTX,
+  OP_RLOCK,
+  OP_RLOCK_UNTIL,
+  OP_RLOCK_CTX,
+  OP_WLOCK,
+  OP_WLOCK_UNTIL,
+  OP_WLOCK_CTX,
+  OP_SEM,
+  OP_SEM_UNTIL,
+  OP_SEM_CTX,
   OP_WG_CTX,
 };
 
@@ -95,14 +104,22 @@ static void op_task(void *arg) {
   }
   o->rc = rc;
   o->t_done = tt_now();
-  if (o->seq) o->order = atomic_fetch_add(o->seq, 1);
+  if (o->seq)
+    o->order = atomic_fetch_add(o->seq, 1);
   atomic_store(&o->done, 1);
-  if (rc != 0 || !o->hold || o->kind == OP_WG_CTX) return;
+  if (rc != 0 || !o->hold || o->kind == OP_WG_CTX)
+    return;
   tt_chan_recv(o->release, NULL);
   switch (o->kind) {
-  case OP_LOCK: case OP_LOCK_UNTIL: case OP_LOCK_CTX: o->unlock_rc = tt_mutex_unlock(o->obj); break;
-  case OP_RLOCK: case OP_RLOCK_UNTIL: case OP_RLOCK_CTX: o->unlock_rc = tt_rwmutex_runlock(o->obj); break;
-  case OP_WLOCK: case OP_WLOCK_UNTIL: case OP_WLOCK_CTX: o->unlock_rc = tt_rwmutex_unlock(o->obj); break;
+  case OP_LOCK:
+  case OP_LOCK_UNTIL:
+  case OP_LOCK_CTX: o->unlock_rc = tt_mutex_unlock(o->obj); break;
+  case OP_RLOCK:
+  case OP_RLOCK_UNTIL:
+  case OP_RLOCK_CTX: o->unlock_rc = tt_rwmutex_runlock(o->obj); break;
+  case OP_WLOCK:
+  case OP_WLOCK_UNTIL:
+  case OP_WLOCK_CTX: o->unlock_rc = tt_rwmutex_unlock(o->obj); break;
   default: o->unlock_rc = tt_sem_release(o->obj, o->n); break;
   }
 }
@@ -132,7 +149,8 @@ static void op_let_go(op *o) { tt_chan_close(o->release); }
 /* poll until the op has returned, for at most ns; returns done */
 static int op_wait(op *o, int64_t ns) {
   int64_t end = tt_test_mono_ns() + ns;
-  while (!atomic_load(&o->done) && tt_test_mono_ns() < end) tt_sleep(TT_MS(1));
+  while (!atomic_load(&o->done) && tt_test_mono_ns() < end)
+    tt_sleep(TT_MS(1));
   return atomic_load(&o->done);
 }
 static void op_free(op *o) {
@@ -170,24 +188,33 @@ static void mutex_incr(void *arg) {
   tt_context *ctx = variant == 2 ? tt_with_timeout(NULL, LONG_NS) : NULL;
   for (long i = 0; i < g_incs; i++) {
     int rc;
-    if (variant == 0) rc = tt_mutex_lock(&g_mu);
-    else if (variant == 1) rc = tt_mutex_lock_until(&g_mu, tt_now() + LONG_NS);
-    else if (variant == 2) rc = tt_mutex_lock_ctx(&g_mu, ctx);
+    if (variant == 0)
+      rc = tt_mutex_lock(&g_mu);
+    else if (variant == 1)
+      rc = tt_mutex_lock_until(&g_mu, tt_now() + LONG_NS);
+    else if (variant == 2)
+      rc = tt_mutex_lock_ctx(&g_mu, ctx);
     else {
-      while ((rc = tt_mutex_trylock(&g_mu)) == TT_EBUSY) tt_yield();
+      while ((rc = tt_mutex_trylock(&g_mu)) == TT_EBUSY)
+        tt_yield();
     }
     if (rc != 0) {
       atomic_fetch_add(&g_violations, 1000000);
       continue;
     }
-    if (atomic_fetch_add(&g_inside, 1) != 0) atomic_fetch_add(&g_violations, 1);
+    if (atomic_fetch_add(&g_inside, 1) != 0)
+      atomic_fetch_add(&g_violations, 1);
     g_counter++;
-    if (i % 61 == 0) tt_yield(); /* hold it across a scheduling point */
+    if (i % 61 == 0)
+      tt_yield(); /* hold it across a scheduling point */
     atomic_fetch_sub(&g_inside, 1);
-    if (tt_mutex_unlock(&g_mu) != 0) atomic_fetch_add(&g_violations, 1000000);
-    if (i % 7 == 0) tt_yield();
+    if (tt_mutex_unlock(&g_mu) != 0)
+      atomic_fetch_add(&g_violations, 1000000);
+    if (i % 7 == 0)
+      tt_yield();
   }
-  if (ctx) tt_context_release(ctx);
+  if (ctx)
+    tt_context_release(ctx);
 }
 
 static void test_mutex_counter(void) {
@@ -376,14 +403,19 @@ static void test_mutex_timeouts(void) {
     w[1]->ctx = tt_with_timeout(NULL, (int64_t)(rnd() % TT_US(1500)));
     w[2] = op_start(OP_LOCK_CTX, &m, 1);
     w[2]->ctx = tt_with_cancel(NULL);
-    for (int i = 0; i < 3; i++) op_go(wg, w[i]);
+    for (int i = 0; i < 3; i++)
+      op_go(wg, w[i]);
     int64_t hold = (int64_t)(rnd() % TT_US(1500));
-    if (r % 2) tt_test_spin_ns(hold); else tt_sleep(hold);
+    if (r % 2)
+      tt_test_spin_ns(hold);
+    else
+      tt_sleep(hold);
     tt_cancel(w[2]->ctx);
     CHECK_EQ(tt_mutex_unlock(&m), 0);
     /* at most one of them holds it at a time; whoever got it gives it back */
     for (int i = 0; i < 3; i++) {
-      if (!op_wait(w[i], LONG_NS)) bad++;
+      if (!op_wait(w[i], LONG_NS))
+        bad++;
       if (w[i]->rc == 0) {
         got++;
         op_let_go(w[i]);
@@ -395,8 +427,10 @@ static void test_mutex_timeouts(void) {
     }
     CHECK_EQ(tt_wg_wait(wg), TT_OK);
     for (int i = 0; i < 3; i++) {
-      if (w[i]->rc == 0 && w[i]->unlock_rc != 0) bad++;
-      if (w[i]->ctx) tt_context_release(w[i]->ctx);
+      if (w[i]->rc == 0 && w[i]->unlock_rc != 0)
+        bad++;
+      if (w[i]->ctx)
+        tt_context_release(w[i]->ctx);
       op_free(w[i]);
     }
     if (tt_mutex_trylock(&m) != 0) { /* lost ownership: nobody can ever unlock it */
@@ -437,7 +471,8 @@ static void gated_reader(void *arg) {
   note_max(&g_max_rin, atomic_fetch_add(g->in, 1) + 1);
   tt_chan_recv(g->gate, NULL);
   atomic_fetch_sub(g->in, 1);
-  if (tt_rwmutex_runlock(&g_rw) != 0) atomic_fetch_add(&g_violations, 1);
+  if (tt_rwmutex_runlock(&g_rw) != 0)
+    atomic_fetch_add(&g_violations, 1);
 }
 
 static void rw_reader(void *arg) {
@@ -448,14 +483,19 @@ static void rw_reader(void *arg) {
       continue;
     }
     note_max(&g_max_rin, atomic_fetch_add(&g_rin, 1) + 1);
-    if (atomic_load(&g_win) != 0) atomic_fetch_add(&g_violations, 1);
+    if (atomic_load(&g_win) != 0)
+      atomic_fetch_add(&g_violations, 1);
     long seen = g_shared; /* plain read: writers are excluded */
     (void)seen;
-    if (i % 3 == 0) tt_yield();
-    if (atomic_load(&g_win) != 0) atomic_fetch_add(&g_violations, 1);
+    if (i % 3 == 0)
+      tt_yield();
+    if (atomic_load(&g_win) != 0)
+      atomic_fetch_add(&g_violations, 1);
     atomic_fetch_sub(&g_rin, 1);
-    if (tt_rwmutex_runlock(&g_rw) != 0) atomic_fetch_add(&g_violations, 1000);
-    if (i % 5 == 0) tt_yield();
+    if (tt_rwmutex_runlock(&g_rw) != 0)
+      atomic_fetch_add(&g_violations, 1000);
+    if (i % 5 == 0)
+      tt_yield();
   }
 }
 
@@ -470,13 +510,18 @@ static void rw_writer(void *arg) {
       atomic_fetch_add(&g_violations, 1000);
       continue;
     }
-    if (atomic_fetch_add(&g_win, 1) != 0) atomic_fetch_add(&g_violations, 1);
-    if (atomic_load(&g_rin) != 0) atomic_fetch_add(&g_violations, 1);
+    if (atomic_fetch_add(&g_win, 1) != 0)
+      atomic_fetch_add(&g_violations, 1);
+    if (atomic_load(&g_rin) != 0)
+      atomic_fetch_add(&g_violations, 1);
     g_shared++;
-    if (i % 4 == 0) tt_yield();
-    if (atomic_load(&g_rin) != 0) atomic_fetch_add(&g_violations, 1);
+    if (i % 4 == 0)
+      tt_yield();
+    if (atomic_load(&g_rin) != 0)
+      atomic_fetch_add(&g_violations, 1);
     atomic_fetch_sub(&g_win, 1);
-    if (tt_rwmutex_unlock(&g_rw) != 0) atomic_fetch_add(&g_violations, 1000);
+    if (tt_rwmutex_unlock(&g_rw) != 0)
+      atomic_fetch_add(&g_violations, 1000);
     tt_yield();
   }
   tt_context_release(ctx);
@@ -492,9 +537,11 @@ static void test_rwmutex_sharing(void) {
   atomic_store(&g_max_rin, 0);
   atomic_store(&g_violations, 0);
   gate_arg ga = {tt_chan_make(0, 0), &in};
-  for (int i = 0; i < NR; i++) CHECK(tt_wg_go(wg, gated_reader, &ga) > 0);
+  for (int i = 0; i < NR; i++)
+    CHECK(tt_wg_go(wg, gated_reader, &ga) > 0);
   int64_t end = tt_test_mono_ns() + AWAIT_NS;
-  while (atomic_load(&in) < NR && tt_test_mono_ns() < end) tt_sleep(TT_MS(1));
+  while (atomic_load(&in) < NR && tt_test_mono_ns() < end)
+    tt_sleep(TT_MS(1));
   CHECK_EQ(atomic_load(&in), NR);
   CHECK_EQ(atomic_load(&g_max_rin), NR);
   tt_chan_close(ga.gate);
@@ -505,8 +552,10 @@ static void test_rwmutex_sharing(void) {
   /* mixed load: writers exclusive, shared counter exact */
   g_shared = 0;
   atomic_store(&g_max_rin, 0);
-  for (int i = 0; i < 6; i++) CHECK(tt_wg_go(wg, rw_reader, NULL) > 0);
-  for (int i = 0; i < 3; i++) CHECK(tt_wg_go(wg, rw_writer, (void *)(intptr_t)i) > 0);
+  for (int i = 0; i < 6; i++)
+    CHECK(tt_wg_go(wg, rw_reader, NULL) > 0);
+  for (int i = 0; i < 3; i++)
+    CHECK(tt_wg_go(wg, rw_writer, (void *)(intptr_t)i) > 0);
   CHECK_EQ(tt_wg_wait(wg), TT_OK);
   CHECK_EQ(atomic_load(&g_violations), 0);
   CHECK_EQ(tt_rwmutex_lock(&g_rw), 0);
@@ -523,7 +572,7 @@ static void test_rwmutex_misuse(void) {
   CHECK_EQ(tt_rwmutex_runlock(&m), TT_EUNLOCKED);
   CHECK_EQ(tt_rwmutex_unlock(&m), TT_EUNLOCKED);
   CHECK_EQ(tt_rwmutex_rlock(&m), 0);
-  CHECK_EQ(tt_rwmutex_rlock(&m), 0); /* a second reader */
+  CHECK_EQ(tt_rwmutex_rlock(&m), 0);             /* a second reader */
   CHECK_EQ(tt_rwmutex_unlock(&m), TT_EUNLOCKED); /* read-locked, not write-locked */
   CHECK_EQ(tt_rwmutex_runlock(&m), 0);
   CHECK_EQ(tt_rwmutex_runlock(&m), 0);
@@ -689,7 +738,8 @@ static void test_rwmutex_timeouts(void) {
   CHECK_EQ(tt_rwmutex_unlock(&m), TT_EUNLOCKED);
   op *all[] = {r1, r2, r3, r4, w, rt, rc_, wt};
   for (size_t i = 0; i < sizeof all / sizeof *all; i++) {
-    if (all[i]->rc == 0) CHECK_EQ(all[i]->unlock_rc, 0);
+    if (all[i]->rc == 0)
+      CHECK_EQ(all[i]->unlock_rc, 0);
     op_free(all[i]);
   }
 
@@ -697,8 +747,10 @@ static void test_rwmutex_timeouts(void) {
   long rounds = tt_test_scale_min(200, 20), bad = 0;
   for (long r = 0; r < rounds; r++) {
     int writer_holds = (int)(r % 2);
-    if (writer_holds) CHECK_EQ(tt_rwmutex_lock(&m), 0);
-    else CHECK_EQ(tt_rwmutex_rlock(&m), 0);
+    if (writer_holds)
+      CHECK_EQ(tt_rwmutex_lock(&m), 0);
+    else
+      CHECK_EQ(tt_rwmutex_rlock(&m), 0);
     op *o[4];
     o[0] = op_start(OP_WLOCK_UNTIL, &m, 1);
     o[0]->deadline = tt_now() + (int64_t)(rnd() % TT_US(1500));
@@ -708,24 +760,34 @@ static void test_rwmutex_timeouts(void) {
     o[2]->ctx = tt_with_cancel(NULL);
     o[3] = op_start(OP_RLOCK_CTX, &m, 1);
     o[3]->ctx = tt_with_timeout(NULL, (int64_t)(rnd() % TT_US(1500)));
-    for (int i = 0; i < 4; i++) op_go(wg, o[i]);
+    for (int i = 0; i < 4; i++)
+      op_go(wg, o[i]);
     tt_sleep((int64_t)(rnd() % TT_US(1500)));
     tt_cancel(o[2]->ctx);
-    if (writer_holds) CHECK_EQ(tt_rwmutex_unlock(&m), 0);
-    else CHECK_EQ(tt_rwmutex_runlock(&m), 0);
+    if (writer_holds)
+      CHECK_EQ(tt_rwmutex_unlock(&m), 0);
+    else
+      CHECK_EQ(tt_rwmutex_runlock(&m), 0);
     for (int i = 0; i < 4; i++) {
-      if (!op_wait(o[i], LONG_NS)) bad++;
-      if (o[i]->rc == 0) op_let_go(o[i]);
-      else if (o[i]->rc != TT_ETIMEDOUT && o[i]->rc != TT_ECANCELED) bad++;
+      if (!op_wait(o[i], LONG_NS))
+        bad++;
+      if (o[i]->rc == 0)
+        op_let_go(o[i]);
+      else if (o[i]->rc != TT_ETIMEDOUT && o[i]->rc != TT_ECANCELED)
+        bad++;
     }
     CHECK_EQ(tt_wg_wait(wg), TT_OK);
     for (int i = 0; i < 4; i++) {
-      if (o[i]->rc == 0 && o[i]->unlock_rc != 0) bad++;
-      if (o[i]->ctx) tt_context_release(o[i]->ctx);
+      if (o[i]->rc == 0 && o[i]->unlock_rc != 0)
+        bad++;
+      if (o[i]->ctx)
+        tt_context_release(o[i]->ctx);
       op_free(o[i]);
     }
-    if (tt_rwmutex_lock_until(&m, tt_now() + PROMPT) != 0) bad++;
-    else CHECK_EQ(tt_rwmutex_unlock(&m), 0);
+    if (tt_rwmutex_lock_until(&m, tt_now() + PROMPT) != 0)
+      bad++;
+    else
+      CHECK_EQ(tt_rwmutex_unlock(&m), 0);
   }
   CHECK_EQ(bad, 0);
   CHECK_EQ(tt_wg_free(wg), TT_OK);
@@ -783,9 +845,12 @@ static void cv_waiter(void *arg) {
   }
   s->waiting++;
   int rc = tt_cond_wait(&s->cv, &s->mu);
-  if (rc == 0) s->woke++;
-  else s->bad++;
-  if (tt_mutex_unlock(&s->mu) != 0) s->bad++; /* wait returned with the mutex held */
+  if (rc == 0)
+    s->woke++;
+  else
+    s->bad++;
+  if (tt_mutex_unlock(&s->mu) != 0)
+    s->bad++; /* wait returned with the mutex held */
 }
 
 static int cv_read(cv_state *s, int *field) {
@@ -797,7 +862,8 @@ static int cv_read(cv_state *s, int *field) {
 
 static int cv_await_waiting(cv_state *s, int n) {
   int64_t end = tt_test_mono_ns() + AWAIT_NS;
-  while (cv_read(s, &s->waiting) < n && tt_test_mono_ns() < end) tt_sleep(TT_MS(1));
+  while (cv_read(s, &s->waiting) < n && tt_test_mono_ns() < end)
+    tt_sleep(TT_MS(1));
   return cv_read(s, &s->waiting) == n;
 }
 
@@ -820,7 +886,8 @@ static void test_cond_signal_broadcast(void) {
   tt_wg *wg = tt_wg_make();
   enum { N = 5 };
   int64_t ids[N];
-  for (int i = 0; i < N; i++) CHECK((ids[i] = tt_wg_go(wg, cv_waiter, s)) > 0);
+  for (int i = 0; i < N; i++)
+    CHECK((ids[i] = tt_wg_go(wg, cv_waiter, s)) > 0);
   CHECK(cv_await_waiting(s, N));
   tt_test_task t;
   CHECK(tt_test_await_wait_reason(ids[0], "sync.Cond.Wait", AWAIT_NS, &t));
@@ -831,7 +898,8 @@ static void test_cond_signal_broadcast(void) {
   CHECK_EQ(cv_read(s, &s->woke), 1);
   CHECK_EQ(tt_cond_signal(&s->cv), 0);
   int64_t end = tt_test_mono_ns() + PROMPT;
-  while (cv_read(s, &s->woke) < 2 && tt_test_mono_ns() < end) tt_sleep(TT_MS(1));
+  while (cv_read(s, &s->woke) < 2 && tt_test_mono_ns() < end)
+    tt_sleep(TT_MS(1));
   tt_sleep(TT_MS(20));
   CHECK_EQ(cv_read(s, &s->woke), 2);
   CHECK_EQ(tt_cond_broadcast(&s->cv), 0);
@@ -842,7 +910,8 @@ static void test_cond_signal_broadcast(void) {
   /* broadcast wakes all of many */
   long many = tt_test_scale_min(200, 50);
   memset(s, 0, sizeof *s);
-  for (long i = 0; i < many; i++) CHECK(tt_wg_go(wg, cv_waiter, s) > 0);
+  for (long i = 0; i < many; i++)
+    CHECK(tt_wg_go(wg, cv_waiter, s) > 0);
   CHECK(cv_await_waiting(s, (int)many));
   CHECK_EQ(tt_mutex_lock(&s->mu), 0);
   CHECK_EQ(tt_cond_broadcast(&s->cv), 0); /* under the mutex this time */
@@ -896,15 +965,17 @@ static void test_cond_timeouts(void) {
   cv_timed a = {s, 0, NULL, tt_now() + TT_MS(40), 0, 1, 0, 0};
   CHECK(tt_wg_go(wg, cv_timed_waiter, &a) > 0);
   int64_t end = tt_test_mono_ns() + AWAIT_NS;
-  while (!atomic_load(&a.in_wait) && tt_test_mono_ns() < end) tt_sleep(TT_MS(1));
+  while (!atomic_load(&a.in_wait) && tt_test_mono_ns() < end)
+    tt_sleep(TT_MS(1));
   CHECK_EQ(tt_mutex_lock_until(&s->mu, tt_now() + PROMPT), 0); /* free during the wait */
-  tt_sleep(a.deadline - tt_now() + TT_MS(30)); /* hold it past the deadline */
+  tt_sleep(a.deadline - tt_now() + TT_MS(30));                 /* hold it past the deadline */
   int64_t t_unlock = tt_now();
   CHECK_EQ(tt_mutex_unlock(&s->mu), 0);
   CHECK_EQ(tt_wg_wait(wg), TT_OK);
   CHECK_EQ(a.rc, TT_ETIMEDOUT);
   CHECK(a.t_done >= a.deadline);
-  CHECK_MSG(a.t_done >= t_unlock, "cond_wait_until returned %" PRId64 " us before the mutex was free",
+  CHECK_MSG(a.t_done >= t_unlock,
+            "cond_wait_until returned %" PRId64 " us before the mutex was free",
             (t_unlock - a.t_done) / 1000);
   CHECK(a.held_after);
 
@@ -913,7 +984,8 @@ static void test_cond_timeouts(void) {
   cv_timed b = {s, 1, c, 0, 0, 1, 0, 0};
   CHECK(tt_wg_go(wg, cv_timed_waiter, &b) > 0);
   end = tt_test_mono_ns() + AWAIT_NS;
-  while (!atomic_load(&b.in_wait) && tt_test_mono_ns() < end) tt_sleep(TT_MS(1));
+  while (!atomic_load(&b.in_wait) && tt_test_mono_ns() < end)
+    tt_sleep(TT_MS(1));
   tt_sleep(TT_MS(10));
   int64_t t_cancel = tt_now();
   CHECK_EQ(tt_cancel(c), 0);
@@ -955,17 +1027,20 @@ typedef struct {
 
 static void bq_put(bq *q, long v) {
   tt_mutex_lock(&q->mu);
-  while (q->len == QCAP) tt_cond_wait(&q->not_full, &q->mu);
+  while (q->len == QCAP)
+    tt_cond_wait(&q->not_full, &q->mu);
   q->items[(q->head + q->len) % QCAP] = v;
   q->len++;
-  if (q->len > q->max_len) q->max_len = q->len;
+  if (q->len > q->max_len)
+    q->max_len = q->len;
   tt_cond_signal(&q->not_empty);
   tt_mutex_unlock(&q->mu);
 }
 
 static long bq_get(bq *q) {
   tt_mutex_lock(&q->mu);
-  while (q->len == 0) tt_cond_wait(&q->not_empty, &q->mu);
+  while (q->len == 0)
+    tt_cond_wait(&q->not_empty, &q->mu);
   long v = q->items[q->head];
   q->head = (q->head + 1) % QCAP;
   q->len--;
@@ -977,14 +1052,16 @@ static long bq_get(bq *q) {
 static bq *g_q;
 static void bq_producer(void *arg) {
   long p = (long)(intptr_t)arg;
-  for (long i = 1; i <= g_q->per_producer; i++) bq_put(g_q, p * 1000000 + i);
+  for (long i = 1; i <= g_q->per_producer; i++)
+    bq_put(g_q, p * 1000000 + i);
 }
 static void bq_consumer(void *arg) {
   (void)arg;
   long sum = 0, count = 0;
   for (;;) {
     long v = bq_get(g_q);
-    if (v < 0) break;
+    if (v < 0)
+      break;
     sum += v;
     count++;
   }
@@ -999,13 +1076,17 @@ static void test_cond_queue(void) {
   g_q->per_producer = tt_test_scale_min(20000, 300);
   NOTE("cond bounded queue: 4 producers x %ld, 3 consumers", g_q->per_producer);
   tt_wg *prod = tt_wg_make(), *cons = tt_wg_make();
-  for (int i = 0; i < 3; i++) CHECK(tt_wg_go(cons, bq_consumer, NULL) > 0);
-  for (int i = 0; i < 4; i++) CHECK(tt_wg_go(prod, bq_producer, (void *)(intptr_t)i) > 0);
+  for (int i = 0; i < 3; i++)
+    CHECK(tt_wg_go(cons, bq_consumer, NULL) > 0);
+  for (int i = 0; i < 4; i++)
+    CHECK(tt_wg_go(prod, bq_producer, (void *)(intptr_t)i) > 0);
   CHECK_EQ(tt_wg_wait(prod), TT_OK);
-  for (int i = 0; i < 3; i++) bq_put(g_q, -1);
+  for (int i = 0; i < 3; i++)
+    bq_put(g_q, -1);
   CHECK_EQ(tt_wg_wait(cons), TT_OK);
   long n = g_q->per_producer, expect = 0;
-  for (long p = 0; p < 4; p++) expect += p * 1000000 * n + n * (n + 1) / 2;
+  for (long p = 0; p < 4; p++)
+    expect += p * 1000000 * n + n * (n + 1) / 2;
   CHECK_EQ(g_q->count, 4 * n);
   CHECK_EQ(g_q->sum, expect);
   CHECK_EQ(g_q->len, 0);
@@ -1059,15 +1140,19 @@ typedef struct {
 static void once_fn(void *arg) {
   once_state *s = arg;
   atomic_fetch_add(&s->runs, 1);
-  if (s->gate) tt_chan_recv(s->gate, NULL);
-  else tt_yield();
+  if (s->gate)
+    tt_chan_recv(s->gate, NULL);
+  else
+    tt_yield();
   atomic_store(&s->finished, 1);
 }
 
 static void once_caller(void *arg) {
   once_state *s = arg;
-  if (tt_once_do(&s->once, once_fn, s) != 0) atomic_fetch_add(&s->bad_rc, 1);
-  if (!atomic_load(&s->finished)) atomic_fetch_add(&s->early_return, 1);
+  if (tt_once_do(&s->once, once_fn, s) != 0)
+    atomic_fetch_add(&s->bad_rc, 1);
+  if (!atomic_load(&s->finished))
+    atomic_fetch_add(&s->early_return, 1);
 }
 
 static void *plain_once_in_progress(void *arg) {
@@ -1087,12 +1172,15 @@ static void test_once(void) {
   NOTE("once");
   for (int variant = 0; variant < 2; variant++) {
     once_state *s = calloc(1, sizeof *s);
-    if (variant == 0) s->gate = tt_chan_make(0, 0);
+    if (variant == 0)
+      s->gate = tt_chan_make(0, 0);
     tt_wg *wg = tt_wg_make();
-    for (int i = 0; i < 100; i++) CHECK(tt_wg_go(wg, once_caller, s) > 0);
+    for (int i = 0; i < 100; i++)
+      CHECK(tt_wg_go(wg, once_caller, s) > 0);
     if (variant == 0) {
       int64_t end = tt_test_mono_ns() + AWAIT_NS;
-      while (!atomic_load(&s->runs) && tt_test_mono_ns() < end) tt_sleep(TT_MS(1));
+      while (!atomic_load(&s->runs) && tt_test_mono_ns() < end)
+        tt_sleep(TT_MS(1));
       tt_sleep(TT_MS(5));
       CHECK_EQ(atomic_load(&s->runs), 1);
       CHECK_EQ(atomic_load(&s->finished), 0);
@@ -1108,7 +1196,8 @@ static void test_once(void) {
     CHECK_EQ(tt_once_do(&s->once, once_fn, s), 0);
     CHECK_EQ(atomic_load(&s->runs), 1);
     CHECK_EQ(tt_wg_free(wg), TT_OK);
-    if (s->gate) tt_chan_unref(s->gate);
+    if (s->gate)
+      tt_chan_unref(s->gate);
     free(s);
   }
   once_state *s = calloc(1, sizeof *s);
@@ -1144,7 +1233,8 @@ static void sem_worker(void *arg) {
     case 2: rc = tt_sem_acquire_ctx(&s->sem, n, ctx); break;
     default: /* short deadlines: some give up */
       rc = tt_sem_acquire_until(&s->sem, n, tt_now() + (int64_t)(x % TT_US(300)));
-      if (rc == TT_ETIMEDOUT) continue;
+      if (rc == TT_ETIMEDOUT)
+        continue;
       break;
     }
     if (rc != 0) {
@@ -1155,10 +1245,13 @@ static void sem_worker(void *arg) {
     long m = atomic_load(&s->max_held);
     while (h > m && !atomic_compare_exchange_weak(&s->max_held, &m, h)) {
     }
-    if (h > s->k) atomic_fetch_add(&s->bad, 1);
-    if (i % 3 == 0) tt_yield();
+    if (h > s->k)
+      atomic_fetch_add(&s->bad, 1);
+    if (i % 3 == 0)
+      tt_yield();
     atomic_fetch_sub(&s->held, n);
-    if (tt_sem_release(&s->sem, n) != 0) atomic_fetch_add(&s->bad, 1);
+    if (tt_sem_release(&s->sem, n) != 0)
+      atomic_fetch_add(&s->bad, 1);
   }
   tt_context_release(ctx);
 }
@@ -1170,7 +1263,8 @@ static void test_sem_bound(void) {
   NOTE("semaphore: 16 tasks x %ld, %" PRId64 " permits", s->iters, s->k);
   CHECK_EQ(tt_sem_release(&s->sem, s->k), 0);
   tt_wg *wg = tt_wg_make();
-  for (int i = 0; i < 16; i++) CHECK(tt_wg_go(wg, sem_worker, s) > 0);
+  for (int i = 0; i < 16; i++)
+    CHECK(tt_wg_go(wg, sem_worker, s) > 0);
   CHECK_EQ(tt_wg_wait(wg), TT_OK);
   CHECK_EQ(atomic_load(&s->bad), 0);
   CHECK(atomic_load(&s->max_held) <= s->k);
@@ -1256,13 +1350,15 @@ static void test_sem_fifo(void) {
   tt_sleep(TT_MS(20));
   CHECK(!atomic_load(&big->done));
   for (int i = 0; i < 3; i++)
-    CHECK_MSG(!atomic_load(&small[i]->done), "small request %d overtook the big one at the head", i);
+    CHECK_MSG(!atomic_load(&small[i]->done), "small request %d overtook the big one at the head",
+              i);
   CHECK_EQ(tt_sem_try_acquire(s, 1), TT_EAGAIN); /* no barging past waiters either */
   CHECK_EQ(tt_sem_release(s, 1), 0);
   CHECK(op_wait(big, PROMPT));
   CHECK_EQ(big->rc, 0);
   tt_sleep(TT_MS(10));
-  for (int i = 0; i < 3; i++) CHECK(!atomic_load(&small[i]->done));
+  for (int i = 0; i < 3; i++)
+    CHECK(!atomic_load(&small[i]->done));
   CHECK_EQ(tt_sem_release(s, 2), 0); /* the first two in line */
   CHECK(op_wait(small[0], PROMPT));
   CHECK(op_wait(small[1], PROMPT));
@@ -1270,14 +1366,17 @@ static void test_sem_fifo(void) {
   CHECK(!atomic_load(&small[2]->done));
   CHECK_EQ(tt_sem_release(s, 1), 0);
   CHECK(op_wait(small[2], PROMPT));
-  for (int i = 0; i < 3; i++) CHECK_EQ(small[i]->rc, 0);
+  for (int i = 0; i < 3; i++)
+    CHECK_EQ(small[i]->rc, 0);
   op_let_go(big);
-  for (int i = 0; i < 3; i++) op_let_go(small[i]);
+  for (int i = 0; i < 3; i++)
+    op_let_go(small[i]);
   CHECK_EQ(tt_wg_wait(wg), TT_OK);
   CHECK_EQ(tt_sem_try_acquire(s, 8), 0); /* all 8 came back */
   CHECK_EQ(tt_sem_try_acquire(s, 1), TT_EAGAIN);
   op_free(big);
-  for (int i = 0; i < 3; i++) op_free(small[i]);
+  for (int i = 0; i < 3; i++)
+    op_free(small[i]);
 
   /* a big head that gives up lets the ones behind it move up */
   for (int variant = 0; variant < 2; variant++) {
@@ -1292,7 +1391,8 @@ static void test_sem_fifo(void) {
     CHECK(op_parked(sm, "semacquire"));
     CHECK_EQ(tt_sem_release(s, 1), 0);
     int sm_done = atomic_load(&sm->done);
-    if (variant == 0 && tt_now() < big->deadline) CHECK(!sm_done);
+    if (variant == 0 && tt_now() < big->deadline)
+      CHECK(!sm_done);
     if (variant == 1) {
       tt_sleep(TT_MS(10));
       CHECK(!atomic_load(&sm->done));
@@ -1300,9 +1400,10 @@ static void test_sem_fifo(void) {
     }
     CHECK(op_wait(big, LONG_NS));
     CHECK_EQ(big->rc, variant == 0 ? TT_ETIMEDOUT : TT_ECANCELED);
-    if (variant == 0) CHECK(big->t_done >= big->deadline);
-    CHECK_MSG(op_wait(sm, PROMPT), "variant %d: the waiter behind a head that gave up never moved up",
-              variant);
+    if (variant == 0)
+      CHECK(big->t_done >= big->deadline);
+    CHECK_MSG(op_wait(sm, PROMPT),
+              "variant %d: the waiter behind a head that gave up never moved up", variant);
     CHECK_EQ(sm->rc, 0);
     op_let_go(sm);
     CHECK_EQ(tt_wg_wait(wg), TT_OK);
@@ -1363,7 +1464,8 @@ static void test_wg_wait_ctx(void) {
     op_go(joins, w[i]);
   }
   tt_sleep(TT_MS(20));
-  for (int i = 0; i < 4; i++) CHECK(!atomic_load(&w[i]->done));
+  for (int i = 0; i < 4; i++)
+    CHECK(!atomic_load(&w[i]->done));
   int64_t t_cancel = tt_now();
   CHECK_EQ(tt_cancel(c), 0);
   CHECK_EQ(tt_wg_wait(joins), TT_OK);
@@ -1383,7 +1485,8 @@ static void test_wg_wait_ctx(void) {
   /* the counter reaching zero wins */
   CHECK(tt_go(wg_done_later, wg) > 0);
   CHECK_EQ(tt_wg_wait_ctx(wg, live), 0);
-  CHECK_EQ(tt_wg_add(wg, -1), TT_ENEGATIVE); /* it is at zero: the cancelled waits changed nothing */
+  CHECK_EQ(tt_wg_add(wg, -1),
+           TT_ENEGATIVE); /* it is at zero: the cancelled waits changed nothing */
   /* no waiter is left behind by the cancelled waits */
   CHECK_EQ(tt_wg_free(wg), TT_OK);
   CHECK_EQ(tt_wg_free(joins), TT_OK);
@@ -1418,7 +1521,8 @@ static void *park_race_canceller(void *arg) {
   uint64_t x = 0x9E3779B97F4A7C15ULL;
   while (!atomic_load(&r->quit)) {
     long a = atomic_load(&r->armed);
-    if (a == seen) continue;
+    if (a == seen)
+      continue;
     x ^= x << 13;
     x ^= x >> 7;
     x ^= x << 17;
@@ -1435,7 +1539,8 @@ static void park_race_waiter(void *arg) {
   park_race *r = arg;
   tt_context *ctx = atomic_load(&r->ctx);
   int held_cmu = 0;
-  if (r->kind == 3) held_cmu = tt_mutex_lock(&r->cmu) == 0;
+  if (r->kind == 3)
+    held_cmu = tt_mutex_lock(&r->cmu) == 0;
   atomic_store(&r->armed, r->round);
   switch (r->kind) {
   case 0: r->rc = tt_mutex_lock_ctx(&r->mu, ctx); break;
@@ -1470,11 +1575,15 @@ static void test_cancel_park_race(void) {
     r->held_after = 0;
     tt_context *ctx = tt_with_cancel(NULL);
     atomic_store(&r->ctx, ctx);
-    if (tt_wg_go(joins, park_race_waiter, r) <= 0) bad++;
+    if (tt_wg_go(joins, park_race_waiter, r) <= 0)
+      bad++;
     CHECK_EQ(tt_wg_wait(joins), TT_OK);
-    while (atomic_load(&r->served) != i) tt_yield();
-    if (r->rc != TT_ECANCELED) bad++;
-    if (r->kind == 3 && !r->held_after) cond_bad++;
+    while (atomic_load(&r->served) != i)
+      tt_yield();
+    if (r->rc != TT_ECANCELED)
+      bad++;
+    if (r->kind == 3 && !r->held_after)
+      cond_bad++;
     tt_context_release(ctx);
   }
   atomic_store(&r->quit, 1);

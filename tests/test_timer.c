@@ -43,7 +43,8 @@ static void test_timer_fires_once(void) {
   int64_t t0 = tt_now();
   tt_timer *t = tt_timer_make(TT_MS(20));
   CHECK(t != NULL);
-  if (!t) return;
+  if (!t)
+    return;
   tt_chan *c = tt_timer_chan(t);
   CHECK(c != NULL);
   CHECK(tt_timer_chan(t) == c);
@@ -51,7 +52,8 @@ static void test_timer_fires_once(void) {
   int64_t v = 0;
   CHECK_EQ(tt_chan_recv(c, &v), 0);
   int64_t t1 = tt_now();
-  CHECK_MSG(v >= t0 + TT_MS(20), "fired %" PRId64 " us early", (int64_t)((t0 + TT_MS(20) - v) / 1000));
+  CHECK_MSG(v >= t0 + TT_MS(20), "fired %" PRId64 " us early",
+            (int64_t)((t0 + TT_MS(20) - v) / 1000));
   CHECK(v <= t1);
   CHECK(t1 >= t0 + TT_MS(20));
   CHECK(t1 - (t0 + TT_MS(20)) < PROMPT);
@@ -67,7 +69,8 @@ static void test_timer_fires_once(void) {
   c = tt_timer_chan(t);
   tt_sleep(TT_MS(30));
   int64_t end = tt_now() + PROMPT;
-  while (tt_chan_len(c) == 0 && tt_now() < end) tt_sleep(TT_MS(1));
+  while (tt_chan_len(c) == 0 && tt_now() < end)
+    tt_sleep(TT_MS(1));
   CHECK_EQ(tt_chan_len(c), 1);
   v = 0;
   CHECK_EQ(tt_chan_try_recv(c, &v), 0);
@@ -117,7 +120,8 @@ static void test_timer_stop(void) {
   t = tt_timer_make(TT_MS(5));
   c = tt_timer_chan(t);
   int64_t end = tt_now() + PROMPT + TT_MS(5);
-  while (tt_chan_len(c) == 0 && tt_now() < end) tt_sleep(TT_MS(1));
+  while (tt_chan_len(c) == 0 && tt_now() < end)
+    tt_sleep(TT_MS(1));
   CHECK_EQ(tt_chan_len(c), 1);
   CHECK_EQ(tt_timer_stop(t), 0);
   CHECK_EQ(tt_timer_free(t), 0);
@@ -132,10 +136,13 @@ typedef struct {
 
 static void stop_racer(void *arg) {
   stop_race *r = arg;
-  while (!atomic_load(&r->go)) tt_yield();
+  while (!atomic_load(&r->go))
+    tt_yield();
   int rc = tt_timer_stop(r->t);
-  if (rc == 1) atomic_fetch_add(&r->ones, 1);
-  else if (rc == 0) atomic_fetch_add(&r->zeros, 1);
+  if (rc == 1)
+    atomic_fetch_add(&r->ones, 1);
+  else if (rc == 0)
+    atomic_fetch_add(&r->zeros, 1);
 }
 
 static void test_timer_stop_races(void) {
@@ -149,7 +156,8 @@ static void test_timer_stop_races(void) {
     atomic_store(&r.go, 0);
     atomic_store(&r.ones, 0);
     atomic_store(&r.zeros, 0);
-    for (int k = 0; k < 3; k++) CHECK(tt_wg_go(wg, stop_racer, &r) > 0);
+    for (int k = 0; k < 3; k++)
+      CHECK(tt_wg_go(wg, stop_racer, &r) > 0);
     tt_yield();
     atomic_store(&r.go, 1);
     CHECK_EQ(tt_wg_wait(wg), TT_OK);
@@ -163,21 +171,26 @@ static void test_timer_stop_races(void) {
   for (long i = 0; i < rounds; i++) {
     tt_timer *t = tt_timer_make((int64_t)(rnd() % TT_US(400)));
     int64_t pause = (int64_t)(rnd() % TT_US(400));
-    if (i % 2) tt_test_spin_ns(pause);
-    else tt_sleep(pause);
+    if (i % 2)
+      tt_test_spin_ns(pause);
+    else
+      tt_sleep(pause);
     int rc = tt_timer_stop(t);
     tt_chan *c = tt_timer_chan(t);
     int64_t v;
     if (rc == 1) {
       stopped++;
       tt_sleep(TT_MS(1));
-      if (tt_chan_try_recv(c, &v) != TT_EAGAIN) bad++;
+      if (tt_chan_try_recv(c, &v) != TT_EAGAIN)
+        bad++;
     } else if (rc == 0) {
       fired++;
       int64_t end = tt_now() + PROMPT;
       int got;
-      while ((got = tt_chan_try_recv(c, &v)) == TT_EAGAIN && tt_now() < end) tt_sleep(TT_US(200));
-      if (got != 0) bad++;
+      while ((got = tt_chan_try_recv(c, &v)) == TT_EAGAIN && tt_now() < end)
+        tt_sleep(TT_US(200));
+      if (got != 0)
+        bad++;
     } else {
       bad++;
     }
@@ -241,7 +254,8 @@ static void test_timer_reset(void) {
   CHECK_EQ(tt_timer_stop(t), 1);
   CHECK_EQ(tt_chan_recv_until(c, &v, tt_now() + TT_MS(50)), TT_ETIMEDOUT);
   /* many resets in a row: only the last counts, one value */
-  for (int i = 0; i < 50; i++) tt_timer_reset(t, LONG_NS + i * TT_US(100));
+  for (int i = 0; i < 50; i++)
+    tt_timer_reset(t, LONG_NS + i * TT_US(100));
   tr = tt_now();
   CHECK_EQ(tt_timer_reset(t, TT_MS(15)), 1);
   CHECK_EQ(tt_chan_recv_until(c, &v, tr + TT_MS(15) + PROMPT), 0);
@@ -257,16 +271,20 @@ static void test_ticker_rate(void) {
   int64_t t0 = tt_now();
   tt_ticker *tk = tt_ticker_make(TT_MS(10));
   CHECK(tk != NULL);
-  if (!tk) return;
+  if (!tk)
+    return;
   tt_chan *c = tt_ticker_chan(tk);
   CHECK(c != NULL);
   CHECK_EQ(tt_chan_cap(c), 1);
   int64_t end = t0 + TT_MS(200), prev = 0, first = 0, v;
   int n = 0, order_bad = 0, future = 0;
   while (tt_chan_recv_until(c, &v, end) == 0) {
-    if (!n) first = v;
-    if (v <= prev) order_bad++;
-    if (v > tt_now()) future++;
+    if (!n)
+      first = v;
+    if (v <= prev)
+      order_bad++;
+    if (v > tt_now())
+      future++;
     prev = v;
     n++;
   }
@@ -320,7 +338,8 @@ static void test_ticker_stop_reset(void) {
   int n = 0;
   int64_t first = 0;
   while (tt_chan_recv_until(c, &v, tr + TT_MS(100)) == 0) {
-    if (!n) first = v;
+    if (!n)
+      first = v;
     n++;
   }
   CHECK_MSG(n >= 5, "only %d ticks in 100 ms after reset to 5 ms", n);
@@ -337,7 +356,8 @@ static void test_ticker_stop_reset(void) {
   CHECK_EQ(tt_ticker_free(tk), 0);
 }
 
-/* ---- freeing running timers and tickers ------------------------------------------------------- */
+/* ---- freeing running timers and tickers -------------------------------------------------------
+ */
 
 static void free_in_task(void *arg) {
   tt_sleep(TT_MS(1));
@@ -349,17 +369,24 @@ static void test_free_running(void) {
   enum { NT = 200, NK = 50 };
   tt_timer *t[NT];
   tt_ticker *k[NK];
-  for (int i = 0; i < NT; i++) t[i] = tt_timer_make(TT_US(100) + (int64_t)(rnd() % TT_MS(4)));
-  for (int i = 0; i < NK; i++) k[i] = tt_ticker_make(TT_US(200) + (int64_t)(rnd() % TT_MS(2)));
-  for (int i = 0; i < NT; i += 2) CHECK_EQ(tt_timer_free(t[i]), 0);
-  for (int i = 0; i < NK; i += 2) CHECK_EQ(tt_ticker_free(k[i]), 0);
+  for (int i = 0; i < NT; i++)
+    t[i] = tt_timer_make(TT_US(100) + (int64_t)(rnd() % TT_MS(4)));
+  for (int i = 0; i < NK; i++)
+    k[i] = tt_ticker_make(TT_US(200) + (int64_t)(rnd() % TT_MS(2)));
+  for (int i = 0; i < NT; i += 2)
+    CHECK_EQ(tt_timer_free(t[i]), 0);
+  for (int i = 0; i < NK; i += 2)
+    CHECK_EQ(tt_ticker_free(k[i]), 0);
   tt_sleep(TT_MS(3)); /* some fired, some ticked */
   tt_wg *wg = tt_wg_make();
   for (int i = 1; i < NT; i += 2) {
-    if (i % 3 == 0) CHECK(tt_wg_go(wg, free_in_task, t[i]) > 0);
-    else CHECK_EQ(tt_timer_free(t[i]), 0);
+    if (i % 3 == 0)
+      CHECK(tt_wg_go(wg, free_in_task, t[i]) > 0);
+    else
+      CHECK_EQ(tt_timer_free(t[i]), 0);
   }
-  for (int i = 1; i < NK; i += 2) CHECK_EQ(tt_ticker_free(k[i]), 0);
+  for (int i = 1; i < NK; i += 2)
+    CHECK_EQ(tt_ticker_free(k[i]), 0);
   CHECK_EQ(tt_wg_wait(wg), TT_OK);
   CHECK_EQ(tt_wg_free(wg), TT_OK);
   tt_sleep(TT_MS(10)); /* anything still referring to them would fire now */
@@ -375,7 +402,8 @@ static void test_free_running(void) {
   CHECK_EQ(tt_ticker_free(b), 0);
 }
 
-/* ---- many timers --------------------------------------------------------------------------------- */
+/* ---- many timers
+ * --------------------------------------------------------------------------------- */
 
 static void test_many_timers(void) {
   long n = tt_test_scale_min(10000, 500);
@@ -387,7 +415,8 @@ static void test_many_timers(void) {
     int64_t d = TT_MS(1) + (int64_t)(rnd() % TT_MS(50));
     dl[i] = tt_now() + d;
     t[i] = tt_timer_make(d);
-    if (!t[i]) break;
+    if (!t[i])
+      break;
     made++;
   }
   CHECK_EQ(made, n);
@@ -397,12 +426,14 @@ static void test_many_timers(void) {
     int64_t v = 0;
     if (tt_chan_recv_until(tt_timer_chan(t[i]), &v, limit) == 0) {
       fired++;
-      if (v < dl[i]) early++;
+      if (v < dl[i])
+        early++;
     }
   }
   CHECK_EQ(fired, made);
   CHECK_EQ(early, 0);
-  for (long i = 0; i < made; i++) CHECK_EQ(tt_timer_free(t[i]), 0);
+  for (long i = 0; i < made; i++)
+    CHECK_EQ(tt_timer_free(t[i]), 0);
   free(t);
   free(dl);
 }
@@ -434,20 +465,23 @@ static void test_timers_in_tasks(void) {
   }
   CHECK_EQ(tt_wg_wait(wg), TT_OK);
   long ok = 0;
-  for (long i = 0; i < n; i++) ok += a[i].ok;
+  for (long i = 0; i < n; i++)
+    ok += a[i].ok;
   CHECK_EQ(ok, n);
   CHECK_EQ(tt_wg_free(wg), TT_OK);
   free(a);
 }
 
-/* ---- a plain thread uses timers ----------------------------------------------------------------- */
+/* ---- a plain thread uses timers -----------------------------------------------------------------
+ */
 
 static void *plain_timer(void *arg) {
   (void)arg;
   int64_t t0 = tt_now();
   tt_timer *t = tt_timer_make(TT_MS(10));
   CHECK(t != NULL);
-  if (!t) return NULL;
+  if (!t)
+    return NULL;
   tt_chan *c = tt_timer_chan(t);
   int64_t v = 0;
   int rc;
@@ -461,8 +495,10 @@ static void *plain_timer(void *arg) {
   tt_ticker *k = tt_ticker_make(TT_MS(2));
   int ticks = 0;
   while (ticks < 3 && tt_now() < t0 + PROMPT * 2) {
-    if (tt_chan_try_recv(tt_ticker_chan(k), &v) == 0) ticks++;
-    else tt_test_sleep_ns(TT_MS(1));
+    if (tt_chan_try_recv(tt_ticker_chan(k), &v) == 0)
+      ticks++;
+    else
+      tt_test_sleep_ns(TT_MS(1));
   }
   CHECK_EQ(ticks, 3);
   CHECK_EQ(tt_ticker_free(k), 0);

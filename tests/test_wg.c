@@ -14,13 +14,15 @@ static atomic_long g_count;
 
 static void add_then_done(void *arg) {
   atomic_fetch_add_explicit(&g_count, (long)(intptr_t)arg, memory_order_relaxed);
-  if ((long)(intptr_t)arg % 3 == 0) tt_yield();
+  if ((long)(intptr_t)arg % 3 == 0)
+    tt_yield();
   tt_wg_done(g_wg);
 }
 
 static void just_add(void *arg) {
   atomic_fetch_add_explicit(&g_count, (long)(intptr_t)arg, memory_order_relaxed);
-  if ((long)(intptr_t)arg % 5 == 0) tt_sleep(TT_US(50));
+  if ((long)(intptr_t)arg % 5 == 0)
+    tt_sleep(TT_US(50));
 }
 
 /* Several spawner tasks (on different workers) feed one WaitGroup. */
@@ -50,7 +52,8 @@ static void test_exact_counts(void) {
 
   /* 2: tt_wg_go */
   atomic_store(&g_count, 0);
-  for (long i = 1; i <= g_n; i++) CHECK_MSG(tt_wg_go(g_wg, just_add, (void *)(intptr_t)i) > 0, "%ld", i);
+  for (long i = 1; i <= g_n; i++)
+    CHECK_MSG(tt_wg_go(g_wg, just_add, (void *)(intptr_t)i) > 0, "%ld", i);
   CHECK_EQ(tt_wg_wait(g_wg), TT_OK);
   CHECK_EQ(atomic_load(&g_count), expect);
 
@@ -58,7 +61,8 @@ static void test_exact_counts(void) {
   atomic_store(&g_count, 0);
   long per = g_n / 4;
   CHECK_EQ(tt_wg_add(g_wg, 4), TT_OK);
-  for (int s = 0; s < 4; s++) CHECK(tt_go(sub_spawner, (void *)(intptr_t)per) > 0);
+  for (int s = 0; s < 4; s++)
+    CHECK(tt_go(sub_spawner, (void *)(intptr_t)per) > 0);
   CHECK_EQ(tt_wg_wait(g_wg), TT_OK);
   CHECK_EQ(atomic_load(&g_count), 4 * (per * (per + 1) / 2));
 
@@ -72,7 +76,8 @@ static void test_exact_counts(void) {
 static void test_wait_zero_in_task(void) {
   tt_wg *wg = tt_wg_make();
   int64_t t0 = tt_test_mono_ns();
-  for (int i = 0; i < 1000; i++) CHECK_EQ(tt_wg_wait(wg) == TT_OK, 1);
+  for (int i = 0; i < 1000; i++)
+    CHECK_EQ(tt_wg_wait(wg) == TT_OK, 1);
   CHECK(tt_test_mono_ns() - t0 < TT_MS(1000));
   /* after going up and back down, too */
   CHECK_EQ(tt_wg_add(wg, 3), TT_OK);
@@ -81,7 +86,8 @@ static void test_wait_zero_in_task(void) {
   CHECK_EQ(tt_wg_free(wg), TT_OK);
 }
 
-/* ---- tt_wg_go marks Done when the task returns ------------------------------------------------ */
+/* ---- tt_wg_go marks Done when the task returns ------------------------------------------------
+ */
 
 static atomic_int g_finished;
 static void slow_task(void *arg) {
@@ -104,18 +110,21 @@ static void test_wg_go_done_at_exit(void) {
   CHECK_EQ(tt_wg_free(wg), TT_OK);
 }
 
-/* ---- Wait only returns at zero; multiple waiters ------------------------------------------------- */
+/* ---- Wait only returns at zero; multiple waiters
+ * ------------------------------------------------- */
 
 static tt_wg *g_gate;
 static atomic_int g_gate_passed;
 static void gate_waiter(void *arg) {
   (void)arg;
-  if (tt_wg_wait(g_gate) == TT_OK) atomic_fetch_add(&g_gate_passed, 1);
+  if (tt_wg_wait(g_gate) == TT_OK)
+    atomic_fetch_add(&g_gate_passed, 1);
 }
 
 static void *plain_gate_waiter(void *arg) {
   (void)arg;
-  if (tt_wg_wait(g_gate) == TT_OK) atomic_fetch_add(&g_gate_passed, 1);
+  if (tt_wg_wait(g_gate) == TT_OK)
+    atomic_fetch_add(&g_gate_passed, 1);
   return NULL;
 }
 
@@ -124,9 +133,11 @@ static void test_many_waiters(void) {
   tt_wg *joined = tt_wg_make();
   atomic_store(&g_gate_passed, 0);
   CHECK_EQ(tt_wg_add(g_gate, 2), TT_OK);
-  for (int i = 0; i < 50; i++) CHECK(tt_wg_go(joined, gate_waiter, NULL) > 0);
+  for (int i = 0; i < 50; i++)
+    CHECK(tt_wg_go(joined, gate_waiter, NULL) > 0);
   pthread_t th[2];
-  for (int i = 0; i < 2; i++) CHECK_EQ(pthread_create(&th[i], NULL, plain_gate_waiter, NULL), 0);
+  for (int i = 0; i < 2; i++)
+    CHECK_EQ(pthread_create(&th[i], NULL, plain_gate_waiter, NULL), 0);
   tt_sleep(TT_MS(30));
   CHECK_EQ(atomic_load(&g_gate_passed), 0);
   CHECK_EQ(tt_wg_done(g_gate), TT_OK); /* 1 left: nobody may pass */
@@ -134,7 +145,8 @@ static void test_many_waiters(void) {
   CHECK_EQ(atomic_load(&g_gate_passed), 0);
   CHECK_EQ(tt_wg_done(g_gate), TT_OK); /* 0: everyone passes */
   CHECK_EQ(tt_wg_wait(joined), TT_OK);
-  for (int i = 0; i < 2; i++) pthread_join(th[i], NULL);
+  for (int i = 0; i < 2; i++)
+    pthread_join(th[i], NULL);
   CHECK_EQ(atomic_load(&g_gate_passed), 52);
   CHECK_EQ(tt_wg_free(g_gate), TT_OK);
   CHECK_EQ(tt_wg_free(joined), TT_OK);
@@ -145,7 +157,8 @@ static void test_reuse(void) {
   tt_wg *wg = tt_wg_make();
   for (int round = 0; round < 50; round++) {
     atomic_store(&g_count, 0);
-    for (int i = 0; i < 100; i++) CHECK_EQ(tt_wg_go(wg, just_add, (void *)(intptr_t)1) > 0, 1);
+    for (int i = 0; i < 100; i++)
+      CHECK_EQ(tt_wg_go(wg, just_add, (void *)(intptr_t)1) > 0, 1);
     CHECK_EQ(tt_wg_wait(wg), TT_OK);
     CHECK_EQ(atomic_load(&g_count), 100);
   }
@@ -161,7 +174,8 @@ static void wg_main(void *arg) {
   test_reuse();
 }
 
-/* ---- tt_wg_wait from a plain thread ------------------------------------------------------------ */
+/* ---- tt_wg_wait from a plain thread ------------------------------------------------------------
+ */
 
 static void test_wait_from_plain_thread(void) {
   CHECK_EQ(tt_init(NULL), TT_OK);
