@@ -390,6 +390,11 @@ int tt_ticker_stop(tt_ticker *t);
 int tt_ticker_reset(tt_ticker *t, int64_t period);
 int tt_ticker_free(tt_ticker *t);
 
+/* Timers and tickers still running whose creating task has exited — the
+ * classic "ticker never stopped" leak. Writes one line each to `out` (may be
+ * NULL) and returns how many. Those made outside any task are not counted. */
+int64_t tt_timers_orphaned(FILE *out);
+
 /* ---- Task groups ------------------------------------------------------------
  *
  * Structured concurrency (Go's errgroup, with a bound). A group owns a

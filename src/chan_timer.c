@@ -10,6 +10,7 @@
  * armings not yet finished, so freeing waits for an in-flight callback
  * rather than pulling the object out from under it.
  */
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "chan.h"
@@ -23,8 +24,35 @@ typedef struct chan_timer {
   _Atomic int pending;
   const char *file;
   int line;
-  int64_t owner; /* task that made it, for leak reports */
+  int64_t owner;                          /* task that made it, for leak reports */
+  struct chan_timer *reg_prev, *reg_next; /* in the registry of live ones */
 } chan_timer;
+
+/* Every timer and ticker not yet freed, so that those still running after
+ * the task that made them has exited can be reported. */
+static tt_spinlock registry_lock;
+static chan_timer *registry;
+
+static void registry_add(chan_timer *t) {
+  tt_spin_lock(&registry_lock);
+  t->reg_prev = NULL;
+  t->reg_next = registry;
+  if (registry)
+    registry->reg_prev = t;
+  registry = t;
+  tt_spin_unlock(&registry_lock);
+}
+
+static void registry_remove(chan_timer *t) {
+  tt_spin_lock(&registry_lock);
+  if (t->reg_prev)
+    t->reg_prev->reg_next = t->reg_next;
+  else
+    registry = t->reg_next;
+  if (t->reg_next)
+    t->reg_next->reg_prev = t->reg_prev;
+  tt_spin_unlock(&registry_lock);
+}
 
 struct tt_timer {
   chan_timer t;
@@ -106,12 +134,14 @@ static chan_timer *make(size_t size, int64_t ns, int64_t period, const char *fil
     free(t);
     return NULL;
   }
+  registry_add(t);
   return t;
 }
 
 static int release(chan_timer *t) {
   if (!t)
     return TT_EINVAL;
+  registry_remove(t);
   tt_spin_lock(&t->lock);
   disarm_locked(t);
   tt_spin_unlock(&t->lock);
@@ -169,3 +199,56 @@ int tt_ticker_reset(tt_ticker *t, int64_t period) {
   return rc < 0 ? rc : 0;
 }
 int tt_ticker_free(tt_ticker *t) { return t ? release(&t->t) : TT_EINVAL; }
+
+/* ---- Orphans -------------------------------------------------------------------- */
+
+typedef struct id_set {
+  int64_t *ids;
+  int64_t n, cap;
+} id_set;
+
+static int collect_id(const tt_task_info *i, void *arg) {
+  id_set *s = arg;
+  if (s->n == s->cap) {
+    int64_t cap = s->cap ? s->cap * 2 : 1024;
+    int64_t *ids = realloc(s->ids, (size_t)cap * sizeof(int64_t));
+    if (!ids)
+      return 1;
+    s->ids = ids;
+    s->cap = cap;
+  }
+  s->ids[s->n++] = i->id; /* the walk visits ids in increasing order per list */
+  return 0;
+}
+
+static int cmp_id(const void *a, const void *b) {
+  int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+  return x < y ? -1 : x > y;
+}
+
+int64_t tt_timers_orphaned(FILE *out) {
+  id_set live = {NULL, 0, 0};
+  if (tt_tasks_foreach(collect_id, &live) < 0)
+    live.n = 0;
+  qsort(live.ids, (size_t)live.n, sizeof(int64_t), cmp_id);
+  int64_t found = 0;
+  tt_spin_lock(&registry_lock);
+  for (chan_timer *t = registry; t; t = t->reg_next) {
+    tt_spin_lock(&t->lock);
+    bool running = t->active;
+    tt_spin_unlock(&t->lock);
+    if (!running || t->owner == 0 ||
+        bsearch(&t->owner, live.ids, (size_t)live.n, sizeof(int64_t), cmp_id))
+      continue;
+    found++;
+    if (out)
+      fprintf(out,
+              "tether: %s made at %s:%d by task %lld is still running after that task exited "
+              "(never stopped)%s\n",
+              t->period ? "ticker" : "timer", t->file, t->line, (long long)t->owner,
+              t->period ? "" : "; it will fire into a channel nobody may read");
+  }
+  tt_spin_unlock(&registry_lock);
+  free(live.ids);
+  return found;
+}

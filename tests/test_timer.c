@@ -535,6 +535,54 @@ static void timer_main(void *arg) {
   test_bad_period();
 }
 
+/* ---- tickers and timers left running by a task that exited ---------------------- */
+
+static tt_ticker *g_orphan_ticker;
+static tt_timer *g_orphan_timer;
+static int64_t g_orphan_base; /* orphans other tests may have left */
+
+static void forgetful_owner(void *arg) {
+  (void)arg;
+  g_orphan_ticker = tt_ticker_make(TT_MS(5));
+  g_orphan_timer = tt_timer_make(TT_MS(60000));
+}
+
+static void careful_owner(void *arg) {
+  (void)arg;
+  tt_ticker *t = tt_ticker_make(TT_MS(5));
+  tt_timer *u = tt_timer_make(TT_MS(60000));
+  tt_sleep(TT_MS(1));
+  CHECK_EQ(tt_timers_orphaned(NULL), g_orphan_base); /* its owner is alive */
+  tt_ticker_free(t);
+  tt_timer_stop(u);
+  tt_timer_free(u);
+}
+
+static void orphan_main(void *arg) {
+  (void)arg;
+  g_orphan_base = tt_timers_orphaned(NULL);
+  tt_ticker *mine = tt_ticker_make(TT_MS(5)); /* owner (this task) stays alive */
+  int64_t a = tt_go(careful_owner, NULL), b = tt_go(forgetful_owner, NULL);
+  CHECK(a > 0 && b > 0);
+  while (tt_num_tasks() > 1)
+    tt_sleep(TT_MS(1));
+  char *text = NULL;
+  size_t len = 0;
+  FILE *out = open_memstream(&text, &len);
+  int64_t n = tt_timers_orphaned(out);
+  fclose(out);
+  CHECK_EQ(n, g_orphan_base + 2);
+  CHECK(text && strstr(text, "ticker made at") && strstr(text, "test_timer.c"));
+  CHECK(text && strstr(text, "timer made at"));
+  free(text);
+  CHECK_EQ(tt_timer_stop(g_orphan_timer), 1);
+  CHECK_EQ(tt_timers_orphaned(NULL), g_orphan_base + 1); /* stopped: no longer running */
+  tt_ticker_free(g_orphan_ticker);
+  tt_timer_free(g_orphan_timer);
+  CHECK_EQ(tt_timers_orphaned(NULL), g_orphan_base);
+  tt_ticker_free(mine);
+}
+
 int main(void) {
   setvbuf(stdout, NULL, _IOLBF, 0);
   tt_test_watchdog(300);
@@ -543,6 +591,7 @@ int main(void) {
   CHECK(tt_ticker_make(TT_MS(1)) == NULL);
   RUN_MAIN(1, timer_main, NULL);
   RUN_MAIN(2, timer_main, NULL);
+  RUN_MAIN(2, orphan_main, NULL);
   CHECK_EQ(tt_num_tasks(), 0);
   return TEST_REPORT();
 }
