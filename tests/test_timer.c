@@ -551,7 +551,7 @@ static void careful_owner(void *arg) {
   (void)arg;
   tt_ticker *t = tt_ticker_make(TT_MS(5));
   tt_timer *u = tt_timer_make(TT_MS(60000));
-  tt_sleep(TT_MS(1));
+  /* Runs before forgetful_owner is spawned (orphan_main waits for it). */
   CHECK_EQ(tt_timers_orphaned(NULL), g_orphan_base); /* its owner is alive */
   tt_ticker_free(t);
   tt_timer_stop(u);
@@ -562,8 +562,11 @@ static void orphan_main(void *arg) {
   (void)arg;
   g_orphan_base = tt_timers_orphaned(NULL);
   tt_ticker *mine = tt_ticker_make(TT_MS(5)); /* owner (this task) stays alive */
-  int64_t a = tt_go(careful_owner, NULL), b = tt_go(forgetful_owner, NULL);
-  CHECK(a > 0 && b > 0);
+  tt_wg *wg = tt_wg_make();
+  CHECK(tt_wg_go(wg, careful_owner, NULL) > 0);
+  tt_wg_wait(wg);
+  tt_wg_free(wg);
+  CHECK(tt_go(forgetful_owner, NULL) > 0);
   while (tt_num_tasks() > 1)
     tt_sleep(TT_MS(1));
   char *text = NULL;
