@@ -11,6 +11,9 @@ cmake -S . -B "$dir" -DCMAKE_TOOLCHAIN_FILE=cmake/aarch64-linux-gnu.cmake \
   -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTT_BUILD_TESTS=ON -DTT_BUILD_BENCH=OFF \
   -DTT_BUILD_EXAMPLES=OFF -DTT_INSTALL=OFF >/dev/null
 cmake --build "$dir" -j"$(nproc)"
-# test_stack checks the SIGSEGV report, which qemu-user delivers differently.
+# Left out: test_stack checks the SIGSEGV report, which qemu-user delivers
+# differently; test_context and test_group re-execute themselves through
+# /proc/self/exe, which qemu-user cannot do without binfmt_misc. The context
+# switch itself is exercised by every other test.
 TT_TEST_SCALE=${TT_TEST_SCALE:-0.05} ctest --test-dir "$dir" --output-on-failure -j2 \
-  --no-tests=error -E 'test_stack'
+  --no-tests=error -E '^(test_stack|test_context|test_group)$'
