@@ -1,6 +1,8 @@
 /*
- * make demo: spawn a few kinds of tasks, look at them live, let them finish.
- * (Until the HTTP client demo exists this is tether's main job.)
+ * make demo: spawn a few kinds of tasks, look at them live, let them finish;
+ * then make two classic leaks on purpose — a task group member that ignores
+ * cancellation, and a ticker its owner forgot to stop — and watch tether
+ * name them. (Until the HTTP client demo exists this is tether's main job.)
  */
 #include <stdio.h>
 #include <unistd.h>
@@ -39,6 +41,51 @@ static void fib_task(void *arg) {
   *n = a;
 }
 
+/* Leak 1: a group task that waits on a channel nobody sends to and never
+ * looks at its context. */
+static int stubborn(tt_context *ctx, void *arg) {
+  (void)ctx;
+  long v;
+  tt_chan_recv((tt_chan *)arg, &v);
+  return 0;
+}
+
+static int polite(tt_context *ctx, void *arg) {
+  (void)arg;
+  tt_sleep_ctx(60LL * 1000000000, ctx); /* returns TT_ECANCELED at destroy */
+  return 0;
+}
+
+/* Leak 2: a ticker whose owner returns without stopping it. */
+static tt_ticker *forgotten;
+static void forgetful(void *arg) {
+  (void)arg;
+  forgotten = tt_ticker_make(10 * 1000000);
+}
+
+static void leaks(void) {
+  printf("\n== leak 1: a task group destroyed while one task ignores cancellation ==\n");
+  tt_chan *never = tt_chan_make(sizeof(long), 0);
+  tt_group *g = tt_group_make(NULL, 0);
+  tt_group_go(g, polite, NULL);
+  tt_group_go(g, stubborn, never);
+  tt_sleep(5 * 1000000);
+  fflush(stdout);
+  int rc = tt_group_destroy(g, 50 * 1000000);
+  fflush(stderr);
+  printf("tt_group_destroy returned %s\n", rc == TT_ELEAKED ? "TT_ELEAKED" : tt_strerror(rc));
+
+  printf("\n== leak 2: a ticker left running by a task that has exited ==\n");
+  tt_go(forgetful, NULL);
+  tt_sleep(5 * 1000000);
+  printf("orphaned timers: %lld\n", (long long)tt_timers_orphaned(stdout));
+  tt_ticker_free(forgotten);
+
+  tt_chan_close(never); /* unblocks the stubborn task: it returns and frees its group */
+  tt_chan_unref(never);
+  tt_sleep(5 * 1000000);
+}
+
 static void main_task(void *arg) {
   (void)arg;
   release = tt_wg_make();
@@ -66,6 +113,8 @@ static void main_task(void *arg) {
   printf("\nfib(90) = %ld\n", n);
   tt_wg_free(all);
   tt_wg_free(release);
+  leaks();
+  printf("\n== at the end: %lld task(s) ==\n", (long long)tt_num_tasks());
 }
 
 int main(void) {
