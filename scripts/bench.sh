@@ -7,17 +7,22 @@
 #    (bench/bench_<workload>.c);
 # 2. builds the Go twins (bench/go/<workload>.go) with Go 1.19, offline
 #    (GO111MODULE=off, GOCACHE/GOPATH inside build-bench/);
-# 3. runs every workload with TT_PROCS=GOMAXPROCS=1 and 2, BENCH_RUNS times
-#    each (tether and Go alternately), takes the medians and prints a table:
+# 3. runs every workload with TT_PROCS=GOMAXPROCS=1 and 2 (some workloads
+#    with only one of them, see procs_of below), BENCH_RUNS times each
+#    (tether and Go alternately), takes the medians and prints a table:
 #    workload | procs | tether | Go | ratio | target | status.
 #    For times the ratio is Go/tether (higher is better for tether); for
-#    bytes/task it is tether/Go (lower is better).
+#    bytes/task it is tether/Go (lower is better); for `mutex` it is
+#    tether/pthread_mutex, both measured by the C program (`ref=` in its
+#    RESULT line), with Go's sync.Mutex beside them for reference.
 #
 # Environment:
 #   BENCH_RUNS=5              runs per workload, procs and side (median taken)
 #   BENCH_TIMEOUT=60          seconds before one run is killed
 #   BENCH_PROCS="1 2"         worker counts
-#   BENCH_WORKLOADS="spawn_join yield skynet idle"
+#   BENCH_WORKLOADS="spawn_join yield skynet idle pingpong pingpong_xworker
+#                    buffered select2 threadring sieve fanout cancel_fanout
+#                    mutex mutex_contended timer"
 #   BENCH_BUILD_DIR=build-bench
 #   GO=/usr/lib/go-1.19/bin/go
 #
@@ -36,7 +41,7 @@ BUILD=${BENCH_BUILD_DIR:-build-bench}
 RUNS=${BENCH_RUNS:-5}
 TIMEOUT=${BENCH_TIMEOUT:-60}
 PROCS_LIST=${BENCH_PROCS:-"1 2"}
-WORKLOADS=${BENCH_WORKLOADS:-"spawn_join yield skynet idle"}
+WORKLOADS=${BENCH_WORKLOADS:-"spawn_join yield skynet idle pingpong pingpong_xworker buffered select2 threadring sieve fanout cancel_fanout mutex mutex_contended timer"}
 GO=${GO:-/usr/lib/go-1.19/bin/go}
 JOBS=$(nproc 2>/dev/null || echo 2)
 
@@ -116,10 +121,11 @@ for w in $WORKLOADS; do
 done
 
 # ---- Running -------------------------------------------------------------------
-# run_one <binary> <workload> <procs> <logfile>: prints the value, or an error
-# reason on stdout with status 1.
+# run_one <binary> <workload> <procs> <logfile>: prints the value (followed by
+# the reference value when the RESULT line has `ref=`), or an error reason on
+# stdout with status 1.
 run_one() {
-  local bin=$1 w=$2 p=$3 logf=$4 out rc line got_name got_procs value
+  local bin=$1 w=$2 p=$3 logf=$4 out rc line got_name got_procs value ref
   out=$(env TT_PROCS="$p" GOMAXPROCS="$p" timeout -k 5 "$TIMEOUT" "$bin" 2>>"$logf")
   rc=$?
   printf '%s\n' "$out" >>"$logf"
@@ -142,6 +148,7 @@ run_one() {
   got_name=$(printf '%s\n' "$line" | sed -n 's/.* name=\([^ ]*\).*/\1/p')
   got_procs=$(printf '%s\n' "$line" | sed -n 's/.* procs=\([^ ]*\).*/\1/p')
   value=$(printf '%s\n' "$line" | sed -n 's/.* value=\([^ ]*\).*/\1/p')
+  ref=$(printf '%s\n' "$line" | sed -n 's/.* ref=\([^ ]*\).*/\1/p')
   if [ "$got_name" != "$w" ]; then
     echo "printed name=$got_name"
     return 1
@@ -154,7 +161,11 @@ run_one() {
     echo "bad value '$value'"
     return 1
   fi
-  echo "$value"
+  if [ -n "$ref" ] && ! printf '%s' "$ref" | grep -Eq '^[0-9]+(\.[0-9]+)?$'; then
+    echo "bad ref value '$ref'"
+    return 1
+  fi
+  echo "$value${ref:+ $ref}"
 }
 
 # CPU time (clock ticks) used by the whole machine, and by this script's
@@ -179,38 +190,68 @@ median() { # values on stdin, one per line
 
 unit_of() {
   case $1 in
-  spawn_join | yield) echo "ns/op" ;;
-  skynet) echo "ms" ;;
+  spawn_join | yield | pingpong | pingpong_xworker | buffered | select2 | threadring | \
+    fanout | cancel_fanout | mutex | mutex_contended | timer) echo "ns/op" ;;
+  skynet | sieve) echo "ms" ;;
   idle) echo "bytes/task" ;;
   *) echo "?" ;;
   esac
 }
 
-# target <workload> <procs> -> "kind|threshold|text"; kind: speedup, maxbytes, none
+# procs_of <workload>: the worker counts it runs with (those of BENCH_PROCS it
+# supports). pingpong_xworker and mutex_contended are about two workers; the
+# timer and the uncontended mutex run on one.
+procs_of() {
+  local want p out=""
+  case $1 in
+  pingpong_xworker | mutex_contended) want="2" ;;
+  timer | mutex) want="1" ;;
+  *) want=$PROCS_LIST ;;
+  esac
+  for p in $PROCS_LIST; do
+    case " $want " in *" $p "*) out+="$p " ;; esac
+  done
+  echo "$out"
+}
+
+# target <workload> <procs> -> "kind|threshold|text"; kind: speedup,
+# maxbytes, maxref (tether / the program's ref= value), none
 target_of() {
   case "$1:$2" in
   spawn_join:*) echo "speedup|3|>= 3x faster than Go" ;;
   skynet:2) echo "speedup|4|>= 4x faster than Go (2 workers)" ;;
   idle:*) echo "maxbytes|4608|<= 4.5 KiB (4608 B) per task" ;;
+  pingpong:* | timer:*) echo "speedup|3|>= 3x faster than Go" ;;
+  buffered:* | select2:* | cancel_fanout:*) echo "speedup|2|>= 2x faster than Go" ;;
+  threadring:*) echo "speedup|2.5|>= 2.5x faster than Go" ;;
+  mutex:*) echo "maxref|1.2|within 1.2x of pthread_mutex (same program)" ;;
   *) echo "none||-" ;;
   esac
 }
 
 ROWS=()
 LOADS=()
+NOTES=()
 for w in $WORKLOADS; do
   unit=$(unit_of "$w")
-  for p in $PROCS_LIST; do
-    declare -a tv=() gv=()
+  wprocs=$(procs_of "$w")
+  if [ -z "$wprocs" ]; then
+    log "bench: $w: skipped (it does not run with BENCH_PROCS=\"$PROCS_LIST\")"
+    continue
+  fi
+  for p in $wprocs; do
+    declare -a tv=() gv=() rv=()
     terr=${C_WHY[$w]:-} gerr=${GO_WHY[$w]:-}
     for ((r = 1; r <= RUNS; r++)); do
       msg="bench: $w procs=$p run $r/$RUNS:"
       b0=$(machine_busy) o0=$(own_busy) n0=$(date +%s%N)
       if [ -z "$terr" ]; then
         if v=$(run_one "$BUILD/bench/bench_$w" "$w" "$p" "$LOGDIR/run-tether-$w-p$p-r$r.log"); then
+          read -r v ref <<<"$v"
           tv+=("$v")
-          echo "tether $w $p $r $v" >>"$RAW"
-          msg+=" tether=$v"
+          [ -n "$ref" ] && rv+=("$ref")
+          echo "tether $w $p $r $v${ref:+ ref=$ref}" >>"$RAW"
+          msg+=" tether=$v${ref:+ (ref $ref)}"
         else
           terr=$v
           msg+=" tether=ERROR($v)"
@@ -218,6 +259,7 @@ for w in $WORKLOADS; do
       fi
       if [ -z "$gerr" ]; then
         if v=$(run_one "$BUILD/go/$w" "$w" "$p" "$LOGDIR/run-go-$w-p$p-r$r.log"); then
+          v=${v%% *}
           gv+=("$v")
           echo "go $w $p $r $v" >>"$RAW"
           msg+=" go=$v"
@@ -234,17 +276,22 @@ for w in $WORKLOADS; do
     done
 
     IFS='|' read -r kind thr ttext <<<"$(target_of "$w" "$p")"
-    tmed="" gmed=""
+    tmed="" gmed="" rmed=""
     if [ -n "$terr" ]; then tcell="ERROR: $terr"; failed=1; else
       tmed=$(printf '%s\n' "${tv[@]}" | median)
       tcell="$tmed $unit"
+      [ ${#rv[@]} -gt 0 ] && rmed=$(printf '%s\n' "${rv[@]}" | median)
     fi
     if [ -n "$gerr" ]; then gcell="ERROR: $gerr"; failed=1; else
       gmed=$(printf '%s\n' "${gv[@]}" | median)
       gcell="$gmed $unit"
     fi
     ratio="-" status="-"
-    if [ -n "$tmed" ] && [ -n "$gmed" ]; then
+    if [ "$kind" = maxref ]; then
+      if [ -n "$tmed" ] && [ -n "$rmed" ]; then
+        ratio=$(awk -v t="$tmed" -v r="$rmed" 'BEGIN { if (r > 0) printf "%.2f (tether/pthread %s ns/op)", t / r, r; else print "-" }')
+      fi
+    elif [ -n "$tmed" ] && [ -n "$gmed" ]; then
       if [ "$unit" = "bytes/task" ]; then
         ratio=$(awk -v t="$tmed" -v g="$gmed" 'BEGIN { if (g > 0) printf "%.2f (tether/Go)", t / g; else print "-" }')
       else
@@ -260,9 +307,19 @@ for w in $WORKLOADS; do
       if [ -n "$tmed" ]; then
         status=$(awk -v t="$tmed" -v k="$thr" 'BEGIN { print (t <= k) ? "met" : "NOT met" }')
       else status="unknown (error)"; fi ;;
+    maxref)
+      if [ -n "$tmed" ] && [ -n "$rmed" ]; then
+        status=$(awk -v t="$tmed" -v r="$rmed" -v k="$thr" 'BEGIN { print (r > 0 && t / r <= k) ? "met" : "NOT met" }')
+      else status="unknown (error)"; fi ;;
     esac
+    # Where the two tasks of pingpong_xworker ran (the C program says so on
+    # stderr, in each run's log).
+    if [ "$w" = pingpong_xworker ] && [ -z "$terr" ]; then
+      apart=$(grep -l 'the two sides never shared a worker' "$LOGDIR"/run-tether-$w-p$p-r*.log 2>/dev/null | wc -l)
+      NOTES+=("$w procs=$p: tether's two tasks were on different workers for every round trip in $apart of ${#tv[@]} runs (worker ids per run: $LOGDIR/run-tether-$w-p$p-r*.log); Go places its goroutines itself.")
+    fi
     ROWS+=("| $w | $p | $tcell | $gcell | $ratio | $ttext | $status |")
-    unset tv gv
+    unset tv gv rv
   done
 done
 
@@ -282,6 +339,10 @@ cpu=$(grep -m 1 'model name' /proc/cpuinfo 2>/dev/null | sed 's/.*: //')
   echo "| workload | procs | tether | Go | ratio | target | status |"
   echo "|---|---|---|---|---|---|---|"
   printf '%s\n' "${ROWS[@]}"
+  if [ ${#NOTES[@]} -gt 0 ]; then
+    echo
+    printf '%s\n' "${NOTES[@]}"
+  fi
 } | tee "$TABLE"
 
 if [ "$failed" != 0 ]; then
