@@ -205,7 +205,7 @@ static inline int finish_wait(tt_chan *c, tt_waitq *q, tt_waiter *w, tt_opstate 
 }
 
 static int chan_send(tt_chan *c, const void *elem, int64_t deadline, bool block) {
-  tt_worker *wk = tt__worker();
+  tt_worker *wk = tt__worker_at_entry();
   tt_task *self = wk ? wk->current : NULL;
   if (block && !self)
     return TT_ENOTASK;
@@ -222,7 +222,7 @@ static int chan_send(tt_chan *c, const void *elem, int64_t deadline, bool block)
     tt_spin_unlock(&c->lock);
     return tt__chan_misuse(c, "send on closed channel", TT_ECLOSED);
   }
-  tt_waiter *r = tt__waitq_claim(&c->recvq);
+  tt_waiter *r = tt__waitq_claim_any(&c->recvq);
   if (r) {
     tt__chan_send_to_receiver(c, r, elem);
     tt_task *t = r->op->task;
@@ -253,7 +253,7 @@ static int chan_send(tt_chan *c, const void *elem, int64_t deadline, bool block)
 }
 
 static int chan_recv(tt_chan *c, void *out, int64_t deadline, bool block) {
-  tt_worker *wk = tt__worker();
+  tt_worker *wk = tt__worker_at_entry();
   tt_task *self = wk ? wk->current : NULL;
   if (block && !self)
     return TT_ENOTASK;
@@ -266,7 +266,7 @@ static int chan_recv(tt_chan *c, void *out, int64_t deadline, bool block) {
     return TT_EINVAL;
   tt_spin_lock(&c->lock);
   tt__chan_forget_stale(c);
-  tt_waiter *s = tt__waitq_claim(&c->sendq);
+  tt_waiter *s = tt__waitq_claim_any(&c->sendq);
   if (s) {
     tt__chan_recv_from_sender(c, s, out);
     tt_task *t = s->op->task;

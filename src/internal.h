@@ -238,6 +238,11 @@ extern tt_runtime tt__rt;
  * function is out of line and opaque to the optimiser. */
 tt_worker *tt__worker(void);
 void tt__set_worker(tt_worker *w);
+/* The same, inline, for the first statement of an operation that has not
+ * switched yet (nothing before it can have moved the task). Never use it
+ * after anything that may park, yield or spawn. */
+extern __thread tt_worker *tt__tls_worker __attribute__((tls_model("initial-exec")));
+static inline tt_worker *tt__worker_at_entry(void) { return tt__tls_worker; }
 tt_task *tt__current(void);
 
 /* ---- Scheduler entry points used by every primitive ------------------- */

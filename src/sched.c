@@ -31,16 +31,16 @@
 
 tt_runtime tt__rt;
 
-static __thread tt_worker *tls_worker;
+__thread tt_worker *tt__tls_worker __attribute__((tls_model("initial-exec")));
 
 __attribute__((noinline)) tt_worker *tt__worker(void) {
   /* The empty asm keeps the compiler from treating this as a pure function
    * and reusing one thread's answer after a switch moved us elsewhere. */
   __asm__ volatile("" ::: "memory");
-  return tls_worker;
+  return tt__tls_worker;
 }
 
-void tt__set_worker(tt_worker *w) { tls_worker = w; }
+void tt__set_worker(tt_worker *w) { tt__tls_worker = w; }
 
 tt_task *tt__current(void) {
   tt_worker *w = tt__worker();

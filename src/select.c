@@ -63,7 +63,7 @@ static void sel_commit(void *arg) {
 static bool try_case(tt_case *k, tt_task **wake) {
   tt_chan *c = k->chan;
   if (k->dir == TT_RECV) {
-    tt_waiter *s = tt__waitq_claim(&c->sendq);
+    tt_waiter *s = tt__waitq_claim_any(&c->sendq);
     if (s) {
       tt__chan_recv_from_sender(c, s, k->buf);
       *wake = s->op->task;
@@ -81,7 +81,7 @@ static bool try_case(tt_case *k, tt_task **wake) {
     k->err = TT_ECLOSED;
     return true;
   }
-  tt_waiter *r = tt__waitq_claim(&c->recvq);
+  tt_waiter *r = tt__waitq_claim_any(&c->recvq);
   if (r) {
     tt__chan_send_to_receiver(c, r, k->buf);
     *wake = r->op->task;

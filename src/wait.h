@@ -46,6 +46,10 @@ void tt__waitq_push(tt_waitq *q, tt_waiter *w);
 void tt__waitq_unlink(tt_waitq *q, tt_waiter *w);
 /* Pop the first waiter whose operation we win; losers are unlinked too. */
 tt_waiter *tt__waitq_claim(tt_waitq *q);
+/* The same with the common empty case decided inline. */
+static inline tt_waiter *tt__waitq_claim_any(tt_waitq *q) {
+  return q->first ? tt__waitq_claim(q) : NULL;
+}
 
 /* Deadline timer for a blocked operation: armed from the park callback (the
  * task is off its stack, its queues still locked), disarmed after wake. */
