@@ -81,6 +81,10 @@ void tt__chan_free(tt_chan *c);
 /* Misuse: an error return normally, an abort with a report in strict mode. */
 int tt__chan_misuse(tt_chan *c, const char *what, int code);
 
+/* tt_select, parking with the given wait reason: the context-bounded
+ * sleep, send and receive are selects underneath but wait as what they are. */
+int tt__select_as(tt_case *cases, int n, int flags, int64_t deadline, tt_wait_reason why);
+
 uint32_t tt__fastrand(void);
 bool tt__strict(void);
 

@@ -305,8 +305,8 @@ void *tt_context_value(tt_context *c, const void *key) {
 
 /* ---- Context-bounded waits ------------------------------------------------------ */
 
-/* Map a select over [cases..., done] bounded by the context's deadline. */
-int tt_select_ctx(tt_case *cases, int n, int flags, tt_context *ctx) {
+/* A select over [cases..., done] bounded by the context's deadline. */
+static int select_ctx(tt_case *cases, int n, int flags, tt_context *ctx, tt_wait_reason why) {
   if (!ctx || n < 0 || (n > 0 && !cases))
     return TT_EINVAL;
   tt_case small[9];
@@ -316,7 +316,7 @@ int tt_select_ctx(tt_case *cases, int n, int flags, tt_context *ctx) {
   if (n)
     memcpy(all, cases, (size_t)n * sizeof *all);
   all[n] = tt_case_recv(tt_context_done(ctx), NULL);
-  int rc = tt_select(all, n + 1, flags, tt_context_deadline(ctx));
+  int rc = tt__select_as(all, n + 1, flags, tt_context_deadline(ctx), why);
   if (rc >= 0 && rc < n)
     cases[rc].err = all[rc].err;
   if (all != small)
@@ -326,6 +326,10 @@ int tt_select_ctx(tt_case *cases, int n, int flags, tt_context *ctx) {
     return err ? err : TT_ETIMEDOUT;
   }
   return rc;
+}
+
+int tt_select_ctx(tt_case *cases, int n, int flags, tt_context *ctx) {
+  return select_ctx(cases, n, flags, ctx, TT_WAIT_SELECT);
 }
 
 int tt_sleep_ctx(int64_t ns, tt_context *ctx) {
@@ -340,7 +344,7 @@ int tt_sleep_ctx(int64_t ns, tt_context *ctx) {
     return tt_yield();
   tt_case done = tt_case_recv(tt_context_done(ctx), NULL);
   int64_t cd = tt_context_deadline(ctx);
-  int rc = tt_select(&done, 1, 0, cd < until ? cd : until);
+  int rc = tt__select_as(&done, 1, 0, cd < until ? cd : until, TT_WAIT_SLEEP);
   int err = tt_context_err(ctx);
   if (rc == 0 || err)
     return err ? err : TT_ECANCELED;
@@ -349,12 +353,12 @@ int tt_sleep_ctx(int64_t ns, tt_context *ctx) {
 
 int tt_chan_send_ctx(tt_chan *c, const void *elem, tt_context *ctx) {
   tt_case k = tt_case_send(c, elem);
-  int rc = tt_select_ctx(&k, 1, 0, ctx);
+  int rc = select_ctx(&k, 1, 0, ctx, c ? TT_WAIT_CHAN_SEND : TT_WAIT_CHAN_SEND_NIL);
   return rc == 0 ? k.err : rc; /* select already reported a send on a closed channel */
 }
 
 int tt_chan_recv_ctx(tt_chan *c, void *out, tt_context *ctx) {
   tt_case k = tt_case_recv(c, out);
-  int rc = tt_select_ctx(&k, 1, 0, ctx);
+  int rc = select_ctx(&k, 1, 0, ctx, c ? TT_WAIT_CHAN_RECV : TT_WAIT_CHAN_RECV_NIL);
   return rc == 0 ? k.err : rc;
 }

@@ -100,7 +100,7 @@ static int finish(tt_case *cases, int idx) {
   return idx;
 }
 
-int tt_select(tt_case *cases, int n, int flags, int64_t deadline) {
+int tt__select_as(tt_case *cases, int n, int flags, int64_t deadline, tt_wait_reason why) {
   if (n < 0 || (n > 0 && !cases) || (flags & ~TT_SELECT_NONBLOCK))
     return TT_EINVAL;
   bool block = !(flags & TT_SELECT_NONBLOCK);
@@ -150,8 +150,7 @@ int tt_select(tt_case *cases, int n, int flags, int64_t deadline) {
     /* Nothing can ever be ready: wait for the deadline, or forever
      * ("select (no cases)" without cases, plain "select" when every case
      * is on a nil channel, as in Go). */
-    rc = block ? tt__park_until(n == 0 ? TT_WAIT_SELECT_NO_CASES : TT_WAIT_SELECT, deadline)
-               : TT_EAGAIN;
+    rc = block ? tt__park_until(n == 0 ? TT_WAIT_SELECT_NO_CASES : why, deadline) : TT_EAGAIN;
     goto out;
   }
 
@@ -202,7 +201,7 @@ int tt_select(tt_case *cases, int n, int flags, int64_t deadline) {
     w->case_index = i;
     tt__chan_enqueue(w->chan, cases[i].dir == TT_SEND ? &w->chan->sendq : &w->chan->recvq, w, true);
   }
-  tt__park(TT_WAIT_SELECT, &s, sel_commit, &s);
+  tt__park(why, &s, sel_commit, &s);
 
   tt__op_timer_disarm(&op);
   lock_all(&s);
@@ -239,4 +238,8 @@ int tt_select(tt_case *cases, int n, int flags, int64_t deadline) {
 out:
   free(heap);
   return rc;
+}
+
+int tt_select(tt_case *cases, int n, int flags, int64_t deadline) {
+  return tt__select_as(cases, n, flags, deadline, TT_WAIT_SELECT);
 }
