@@ -43,7 +43,7 @@ static void fib_task(void *arg) {
 
 /* Leak 1: a group task that waits on a channel nobody sends to and never
  * looks at its context. */
-static int stubborn(tt_context *ctx, void *arg) {
+static int ignores_cancel(tt_context *ctx, void *arg) {
   (void)ctx;
   long v;
   tt_chan_recv((tt_chan *)arg, &v);
@@ -68,7 +68,7 @@ static void leaks(void) {
   tt_chan *never = tt_chan_make(sizeof(long), 0);
   tt_group *g = tt_group_make(NULL, 0);
   tt_group_go(g, polite, NULL);
-  tt_group_go(g, stubborn, never);
+  tt_group_go(g, ignores_cancel, never);
   tt_sleep(5 * 1000000);
   fflush(stdout);
   int rc = tt_group_destroy(g, 50 * 1000000);
@@ -81,7 +81,7 @@ static void leaks(void) {
   printf("orphaned timers: %lld\n", (long long)tt_timers_orphaned(stdout));
   tt_ticker_free(forgotten);
 
-  tt_chan_close(never); /* unblocks the stubborn task: it returns and frees its group */
+  tt_chan_close(never); /* the stuck task returns now, and frees its group */
   tt_chan_unref(never);
   tt_sleep(5 * 1000000);
 }

@@ -20,6 +20,7 @@
 #ifndef TT_TEST_HARNESS_H
 #define TT_TEST_HARNESS_H
 
+#include <errno.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -28,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "tether.h"
@@ -309,6 +311,77 @@ static inline __attribute__((unused)) int tt_test_ends_with(const char *s, const
     return 0;
   size_t ls = strlen(s), lx = strlen(suffix);
   return ls >= lx && strcmp(s + ls - lx, suffix) == 0;
+}
+
+/* ---- child processes ------------------------------------------------------- */
+
+/* Fork; the child runs child(arg) with its stderr going into a pipe (and
+ * exits 127 should child return). The parent reads that stderr to the end
+ * into *err_out (malloc'd, NUL-terminated) and stores the wait status.
+ * Returns 0, or -1 when the pipe or the fork failed. */
+static inline __attribute__((unused)) int tt_test_capture_child(void (*child)(void *), void *arg,
+                                                                char **err_out, int *status) {
+  int fds[2];
+  if (pipe(fds) != 0)
+    return -1;
+  fflush(stdout);
+  fflush(stderr);
+  pid_t pid = fork();
+  if (pid < 0)
+    return -1;
+  if (pid == 0) {
+    close(fds[0]);
+    dup2(fds[1], 2);
+    close(fds[1]);
+    child(arg);
+    _exit(127);
+  }
+  close(fds[1]);
+  size_t cap = 4096, len = 0;
+  char *buf = malloc(cap);
+  for (;;) {
+    if (len + 1024 > cap)
+      buf = realloc(buf, cap *= 2);
+    ssize_t r = read(fds[0], buf + len, cap - len - 1);
+    if (r < 0 && errno == EINTR)
+      continue;
+    if (r <= 0)
+      break;
+    len += (size_t)r;
+  }
+  buf[len] = '\0';
+  close(fds[0]);
+  while (waitpid(pid, status, 0) < 0 && errno == EINTR) {
+  }
+  *err_out = buf;
+  return 0;
+}
+
+typedef struct tt_test_self_exec {
+  const char *argv0, *mode, *env_kv;
+} tt_test_self_exec;
+
+static inline __attribute__((unused)) void tt_test_exec_self(void *arg) {
+  extern char **environ;
+  const tt_test_self_exec *x = arg;
+  size_t klen = strcspn(x->env_kv, "=") + 1; /* "KEY=" */
+  char *envp[512];
+  int n = 0;
+  for (char **e = environ; *e && n < 500; e++)
+    if (strncmp(*e, x->env_kv, klen) != 0)
+      envp[n++] = *e;
+  envp[n++] = (char *)x->env_kv;
+  envp[n] = NULL;
+  execle("/proc/self/exe", x->argv0, x->mode, (char *)NULL, envp);
+}
+
+/* Re-execute this test binary with argv[1] = mode and env_kv ("KEY=VALUE")
+ * replacing KEY in the environment; stderr and status as above. */
+static inline __attribute__((unused)) int tt_test_run_self(const char *argv0, const char *mode,
+                                                           const char *env_kv, char **err_out,
+                                                           int *status) {
+  tt_test_self_exec x = {argv0, mode, env_kv};
+  return tt_test_capture_child(tt_test_exec_self, &x, err_out, status);
 }
 
 #endif /* TT_TEST_HARNESS_H */

@@ -32,8 +32,6 @@
 /* a wait that must never run out in a passing test */
 #define LONG_NS TT_MS(60000)
 
-extern char **environ;
-
 static int g_procs; /* workers of the current run */
 
 /* TT_ECLOSED when the channel is closed, TT_EAGAIN when it is open and
@@ -1311,47 +1309,7 @@ static void strict_child_main(void *arg) {
 }
 
 static int run_self(const char *mode, char **err_out, int *status) {
-  char *envp[512];
-  int n = 0;
-  for (char **e = environ; *e && n < 500; e++)
-    if (strncmp(*e, "TT_STRICT=", 10) != 0)
-      envp[n++] = *e;
-  envp[n++] = "TT_STRICT=1";
-  envp[n] = NULL;
-  int fds[2];
-  if (pipe(fds) != 0)
-    return -1;
-  fflush(stdout);
-  fflush(stderr);
-  pid_t pid = fork();
-  if (pid < 0)
-    return -1;
-  if (pid == 0) {
-    close(fds[0]);
-    dup2(fds[1], 2);
-    close(fds[1]);
-    execle("/proc/self/exe", "test_context", mode, (char *)NULL, envp);
-    _exit(127);
-  }
-  close(fds[1]);
-  size_t cap = 4096, len = 0;
-  char *buf = malloc(cap);
-  for (;;) {
-    if (len + 1024 > cap)
-      buf = realloc(buf, cap *= 2);
-    ssize_t r = read(fds[0], buf + len, cap - len - 1);
-    if (r < 0 && errno == EINTR)
-      continue;
-    if (r <= 0)
-      break;
-    len += (size_t)r;
-  }
-  buf[len] = '\0';
-  close(fds[0]);
-  while (waitpid(pid, status, 0) < 0 && errno == EINTR) {
-  }
-  *err_out = buf;
-  return 0;
+  return tt_test_run_self("test_context", mode, "TT_STRICT=1", err_out, status);
 }
 
 static void test_strict_report(void) {

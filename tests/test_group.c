@@ -28,8 +28,6 @@
 #define PROMPT (TT_TEST_SANITIZED ? TT_MS(4000) : TT_MS(1000))
 #define LONG_NS TT_MS(60000)
 
-extern char **environ;
-
 static int g_procs;
 
 static void join_fn(void *arg) { pthread_join(*(pthread_t *)arg, NULL); }
@@ -584,49 +582,9 @@ static void leak_main(void *arg) {
 }
 
 static int run_self(const char *mode, const char *procs, char **err_out, int *status) {
-  char *envp[512];
-  int n = 0;
-  for (char **e = environ; *e && n < 500; e++)
-    if (strncmp(*e, "TT_PROCS=", 9) != 0)
-      envp[n++] = *e;
   char procs_kv[32];
   snprintf(procs_kv, sizeof procs_kv, "TT_PROCS=%s", procs);
-  envp[n++] = procs_kv;
-  envp[n] = NULL;
-  int fds[2];
-  if (pipe(fds) != 0)
-    return -1;
-  fflush(stdout);
-  fflush(stderr);
-  pid_t pid = fork();
-  if (pid < 0)
-    return -1;
-  if (pid == 0) {
-    close(fds[0]);
-    dup2(fds[1], 2);
-    close(fds[1]);
-    execle("/proc/self/exe", "test_group", mode, (char *)NULL, envp);
-    _exit(127);
-  }
-  close(fds[1]);
-  size_t cap = 4096, len = 0;
-  char *buf = malloc(cap);
-  for (;;) {
-    if (len + 1024 > cap)
-      buf = realloc(buf, cap *= 2);
-    ssize_t r = read(fds[0], buf + len, cap - len - 1);
-    if (r < 0 && errno == EINTR)
-      continue;
-    if (r <= 0)
-      break;
-    len += (size_t)r;
-  }
-  buf[len] = '\0';
-  close(fds[0]);
-  while (waitpid(pid, status, 0) < 0 && errno == EINTR) {
-  }
-  *err_out = buf;
-  return 0;
+  return tt_test_run_self("test_group", mode, procs_kv, err_out, status);
 }
 
 static void test_leak_report(const char *procs) {

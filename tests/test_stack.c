@@ -104,42 +104,11 @@ typedef struct {
   char *err; /* captured stderr, NUL-terminated */
 } child_result;
 
+static void capture_entry(void *arg) { run_child(arg); }
+
 static int spawn_child(scenario *s, child_result *out) {
-  int fds[2];
-  if (pipe(fds) != 0)
-    return -1;
-  fflush(stdout);
-  fflush(stderr);
-  pid_t pid = fork();
-  if (pid < 0)
-    return -1;
-  if (pid == 0) {
-    close(fds[0]);
-    dup2(fds[1], 2);
-    close(fds[1]);
-    run_child(s);
-  }
-  close(fds[1]);
-  size_t cap = 4096, len = 0;
-  char *buf = malloc(cap);
-  for (;;) {
-    if (len + 1024 > cap)
-      buf = realloc(buf, cap *= 2);
-    ssize_t r = read(fds[0], buf + len, cap - len - 1);
-    if (r < 0 && errno == EINTR)
-      continue;
-    if (r <= 0)
-      break;
-    len += (size_t)r;
-  }
-  buf[len] = '\0';
-  close(fds[0]);
-  int status = 0;
-  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  out->status = status;
-  out->err = buf;
-  return 0;
+  out->status = 0;
+  return tt_test_capture_child(capture_entry, s, &out->err, &out->status);
 }
 
 static void describe(const child_result *r, char *buf, size_t n) {
