@@ -63,16 +63,16 @@ int tt__chan_misuse(tt_chan *c, const char *what, int code) {
 tt_chan *tt__chan_make(size_t elem_size, size_t cap, const char *file, int line) {
   if (elem_size > MAX_ELEM || (elem_size && cap > SIZE_MAX / elem_size))
     return NULL;
-  tt_chan *c = calloc(1, sizeof *c);
+  /* One allocation: the ring buffer follows the header (16-byte aligned). */
+  size_t head = (sizeof(tt_chan) + 15) & ~(size_t)15;
+  size_t bytes = elem_size * cap;
+  if (bytes > SIZE_MAX - head)
+    return NULL;
+  tt_chan *c = calloc(1, head + bytes);
   if (!c)
     return NULL;
-  if (elem_size && cap) {
-    c->buf = malloc(elem_size * cap);
-    if (!c->buf) {
-      free(c);
-      return NULL;
-    }
-  }
+  if (bytes)
+    c->buf = (char *)c + head;
   c->magic = TT_CHAN_MAGIC;
   c->elem_size = elem_size;
   c->cap = cap;
@@ -92,7 +92,6 @@ tt_chan *tt_chan_ref(tt_chan *c) {
 
 void tt__chan_free(tt_chan *c) {
   c->magic = TT_CHAN_DEAD;
-  free(c->buf);
   free(c->close_stack);
   free(c);
 }
