@@ -173,13 +173,12 @@ void tt__chan_recv_from_sender(tt_chan *c, tt_waiter *s, void *out) {
 typedef struct park1 {
   tt_chan *c;
   tt_opstate *op;
-  int64_t deadline;
 } park1;
 
 static void park1_commit(void *arg) {
   park1 *p = arg;
-  if (p->deadline != TT_NO_DEADLINE)
-    tt__op_timer_arm(p->op, p->deadline);
+  if (p->op->deadline != TT_NO_DEADLINE)
+    tt__op_timer_arm(p->op, p->op->deadline);
   tt_spin_unlock(&p->c->lock);
 }
 
@@ -201,6 +200,32 @@ static inline int finish_wait(tt_chan *c, tt_waitq *q, tt_waiter *w, tt_opstate 
   if (op->fired < 0)
     return TT_ETIMEDOUT;
   return w->success ? 0 : TT_ECLOSED;
+}
+
+/* Neither a partner nor buffer room: with c locked, give up (try-variants,
+ * past deadlines) or queue on q and park until a partner, a close or the
+ * deadline completes the operation. */
+static inline int wait_for_partner(tt_worker *wk, tt_chan *c, tt_waitq *q, void *elem, bool block,
+                                   int64_t deadline, bool send) {
+  if (!block) {
+    tt_spin_unlock(&c->lock);
+    return TT_EAGAIN;
+  }
+  if (deadline != TT_NO_DEADLINE && deadline <= tt_now()) {
+    tt_spin_unlock(&c->lock);
+    return TT_ETIMEDOUT;
+  }
+  tt_opstate op = {.done = 0,
+                   .fired = -2,
+                   .timer_state = TT_TIMER_UNUSED,
+                   .task = wk->current,
+                   .deadline = deadline};
+  tt_waiter w = {.chan = c, .op = &op, .elem = elem, .case_index = 0};
+  bool pinned = deadline != TT_NO_DEADLINE;
+  tt__chan_enqueue(c, q, &w, pinned);
+  park1 p = {c, &op};
+  tt__park_on(wk, send ? TT_WAIT_CHAN_SEND : TT_WAIT_CHAN_RECV, c, park1_commit, &p);
+  return finish_wait(c, q, &w, &op, pinned, send);
 }
 
 static int chan_send(tt_chan *c, const void *elem, int64_t deadline, bool block) {
@@ -234,21 +259,7 @@ static int chan_send(tt_chan *c, const void *elem, int64_t deadline, bool block)
     tt_spin_unlock(&c->lock);
     return 0;
   }
-  if (!block) {
-    tt_spin_unlock(&c->lock);
-    return TT_EAGAIN;
-  }
-  if (deadline != TT_NO_DEADLINE && deadline <= tt_now()) {
-    tt_spin_unlock(&c->lock);
-    return TT_ETIMEDOUT;
-  }
-  tt_opstate op = {.done = 0, .fired = -2, .timer_state = TT_TIMER_UNUSED, .task = self};
-  tt_waiter w = {.chan = c, .op = &op, .elem = (void *)elem, .case_index = 0};
-  bool pinned = deadline != TT_NO_DEADLINE;
-  tt__chan_enqueue(c, &c->sendq, &w, pinned);
-  park1 p = {c, &op, deadline};
-  tt__park_on(wk, TT_WAIT_CHAN_SEND, c, park1_commit, &p);
-  return finish_wait(c, &c->sendq, &w, &op, pinned, true);
+  return wait_for_partner(wk, c, &c->sendq, (void *)elem, block, deadline, true);
 }
 
 static int chan_recv(tt_chan *c, void *out, int64_t deadline, bool block) {
@@ -283,21 +294,7 @@ static int chan_recv(tt_chan *c, void *out, int64_t deadline, bool block) {
     tt__elem_zero(out, c->elem_size);
     return TT_ECLOSED;
   }
-  if (!block) {
-    tt_spin_unlock(&c->lock);
-    return TT_EAGAIN;
-  }
-  if (deadline != TT_NO_DEADLINE && deadline <= tt_now()) {
-    tt_spin_unlock(&c->lock);
-    return TT_ETIMEDOUT;
-  }
-  tt_opstate op = {.done = 0, .fired = -2, .timer_state = TT_TIMER_UNUSED, .task = self};
-  tt_waiter w = {.chan = c, .op = &op, .elem = out, .case_index = 0};
-  bool pinned = deadline != TT_NO_DEADLINE;
-  tt__chan_enqueue(c, &c->recvq, &w, pinned);
-  park1 p = {c, &op, deadline};
-  tt__park_on(wk, TT_WAIT_CHAN_RECV, c, park1_commit, &p);
-  return finish_wait(c, &c->recvq, &w, &op, pinned, false);
+  return wait_for_partner(wk, c, &c->recvq, out, block, deadline, false);
 }
 
 int tt_chan_send(tt_chan *c, const void *elem) { return chan_send(c, elem, TT_NO_DEADLINE, true); }
