@@ -2,9 +2,15 @@
  * make demo: spawn a few kinds of tasks, look at them live, let them finish;
  * then make two classic leaks on purpose — a task group member that ignores
  * cancellation, and a ticker its owner forgot to stop — and watch tether
- * name them. (Until the HTTP client demo exists this is tether's main job.)
+ * name them; check with tt_verify_none that nothing is left; and finally
+ * run the seed's six leak patterns (examples/pattern*_leak.c, built next to
+ * this program), each caught and reported by tt_verify_none. (Until the
+ * HTTP client demo exists this is tether's main job.)
  */
+#include <spawn.h>
 #include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "tether.h"
@@ -115,6 +121,46 @@ static void main_task(void *arg) {
   tt_wg_free(release);
   leaks();
   printf("\n== at the end: %lld task(s) ==\n", (long long)tt_num_tasks());
+  tt_verify_report *left = NULL;
+  if (tt_verify_none(NULL, &left) == 0)
+    printf("tt_verify_none: no unexpected tasks\n");
+  else
+    tt_verify_report_print(left, stdout);
+  tt_verify_report_free(left);
+}
+
+/* Run the six leaky pattern programs; each prints its verify-none report
+ * and exits 0 when its leak was caught. Returns how many failed. */
+static int leak_patterns(void) {
+  static const char *const what[] = {
+      "an abandoned sender",           "a receiver whose channel is never closed",
+      "a task waiting on itself",      "network I/O without a timeout",
+      "a worker pool never shut down", "a leak on the error path only",
+  };
+  extern char **environ;
+  char dir[4096];
+  ssize_t n = readlink("/proc/self/exe", dir, sizeof dir - 1);
+  if (n <= 0)
+    return 1;
+  dir[n] = '\0';
+  *strrchr(dir, '/') = '\0';
+  printf("\n== the seed's six leak patterns, each caught by tt_verify_none ==\n");
+  int failed = 0;
+  for (int i = 1; i <= 6; i++) {
+    char path[4200];
+    snprintf(path, sizeof path, "%s/pattern%d_leak", dir, i);
+    printf("\n-- pattern %d: %s (examples/pattern%d_leak.c) --\n", i, what[i - 1], i);
+    fflush(stdout);
+    pid_t pid;
+    char *argv[] = {path, NULL};
+    int status = 0;
+    if (posix_spawn(&pid, path, NULL, NULL, argv, environ) != 0 ||
+        waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+      printf("pattern %d: FAILED\n", i);
+      failed++;
+    }
+  }
+  return failed;
 }
 
 int main(void) {
@@ -123,5 +169,5 @@ int main(void) {
     fprintf(stderr, "demo: %s\n", tt_strerror(rc));
     return 1;
   }
-  return 0;
+  return leak_patterns() != 0;
 }

@@ -454,6 +454,146 @@ int64_t tt_tasks_foreach(tt_task_visit_fn visit, void *arg);
  * wait reason and duration, entry function and spawn site. */
 int tt_dump(FILE *out);
 
+/* ---- Task dumps in Go's formats ------------------------------------------ *
+ * Every dump is taken from a snapshot: the task lists are walked one worker
+ * at a time (no stop-the-world) and the saved stack of each parked or
+ * runnable task is walked by its frame pointers, then symbolized with
+ * DWARF (libdw) to function, file:line. Code built without -g shows function
+ * names only; code built without frame pointers loses its callers' frames
+ * (build with -fno-omit-frame-pointer, as tether itself is). A task running
+ * on another worker has no stack to show, as in Go.
+ */
+typedef enum tt_dump_format {
+  TT_DUMP_SUMMARY = 0,   /* tt_dump's one line per task */
+  TT_DUMP_GO_DEBUG2 = 1, /* Go's debug=2 goroutine dump: a stack per task */
+  TT_DUMP_GO_DEBUG1 = 2, /* Go's debug=1 profile text: identical stacks counted */
+  TT_DUMP_PPROF = 3,     /* pprof protobuf goroutine profile, gzipped (binary) */
+  TT_DUMP_JSON = 4,      /* everything, as one JSON document */
+} tt_dump_format;
+
+/* Write a dump of every live task to `out`. Returns 0 or a TT_E* code. */
+int tt_dump_as(FILE *out, tt_dump_format format);
+/* Parse "summary", "debug=2" (or "2", "go"), "debug=1" (or "1"), "pprof",
+ * "json". Returns the format or TT_EINVAL. */
+int tt_dump_format_parse(const char *name);
+
+/* One symbolized frame. Strings live as long as the runtime's symbol cache
+ * (until the process exits); "" when unknown. */
+typedef struct tt_frame {
+  uintptr_t pc;     /* return address (the call is at pc - 1) */
+  const char *func; /* function name, "?" when unknown */
+  const char *file; /* source file of the call, "" without -g */
+  int line;         /* 0 without -g */
+  uintptr_t offset; /* pc - start of func */
+} tt_frame;
+
+/* The stack of task `id`, innermost frame first: up to `max` frames into
+ * `frames`. Returns the number of frames, TT_EBUSY when the task is
+ * running on another worker (its stack is unavailable), TT_EINVAL when no
+ * such task exists. */
+int tt_task_stack(int64_t id, tt_frame *frames, int max);
+
+/* Dump on a signal: after tt_dump_on_signal(SIGQUIT, TT_DUMP_GO_DEBUG2,
+ * "/tmp/tasks.txt") each SIGQUIT writes a dump to that file (appending;
+ * NULL means stderr) from a helper thread; the process keeps running.
+ * tt_init also arms this from the environment: TT_DUMP_SIGNAL=QUIT|USR1|
+ * USR2|<number>, TT_DUMP_FORMAT=<format name>, TT_DUMP_FILE=<path>.
+ * signo 0 disarms. */
+int tt_dump_on_signal(int signo, tt_dump_format format, const char *path);
+
+/* ---- Counts and the growth monitor ------------------------------------ */
+
+typedef struct tt_task_counts {
+  int64_t total, runnable, running, waiting;
+  int64_t by_reason[24]; /* indexed like tt_wait_reason_name(i); [0] unused */
+} tt_task_counts;
+int tt_count_tasks(tt_task_counts *out);
+/* Go's words for wait reason i ("chan receive", ...); NULL past the last. */
+const char *tt_wait_reason_name(int i);
+
+/* Live tasks grouped by spawn site (file:line, entry function), most
+ * populous first. Fills up to `max`; returns how many sites exist. */
+typedef struct tt_site_count {
+  const char *file, *func, *entry;
+  int line;
+  int64_t count;
+  int64_t waiting;
+  const char *top_reason; /* the most common wait reason at this site, or "" */
+} tt_site_count;
+int tt_count_by_site(tt_site_count *out, int max);
+
+/* Seed technique 1, done properly: a thread samples the task counts every
+ * `interval` ns, keeps the last `history` samples, and when the total grows
+ * by more than `total_growth`, or one spawn site by more than `site_growth`,
+ * across that window, reports the growing sites with their wait reasons
+ * (one line to `log`, and/or the callback). It also flags a task that has
+ * run for longer than `stall` ns without a scheduling point (it starves its
+ * worker). Zero fields take defaults: 1 s, 10 samples, 1000, 100, 100 ms;
+ * log NULL means stderr unless a callback is set. */
+typedef enum tt_monitor_event_kind {
+  TT_MONITOR_GROWTH = 1,
+  TT_MONITOR_STALL = 2
+} tt_monitor_event_kind;
+typedef struct tt_monitor_event {
+  tt_monitor_event_kind kind;
+  int64_t total, total_before; /* GROWTH: now and at the start of the window */
+  const tt_site_count *sites;  /* GROWTH: sites that grew, largest growth first */
+  const int64_t *site_growth;  /* ...and by how much */
+  int nsites;
+  int64_t task_id; /* STALL: the task, its worker, and for how long */
+  int worker;
+  int64_t stalled_for;
+} tt_monitor_event;
+typedef struct tt_monitor_opts {
+  int64_t interval;
+  int history;
+  int64_t total_growth;
+  int64_t site_growth;
+  int64_t stall; /* < 0 turns stall detection off */
+  void (*callback)(const tt_monitor_event *ev, void *arg);
+  void *arg;
+  FILE *log;
+} tt_monitor_opts;
+int tt_monitor_start(const tt_monitor_opts *opts); /* TT_EBUSY if one runs */
+int tt_monitor_stop(void);
+
+/* ---- Verify-none: goleak for C ----------------------------------------- *
+ * At the end of a test, tt_verify_none looks for tasks that should not
+ * exist, retrying with exponential backoff (tasks may be on their way out)
+ * up to opts->max_wait (default 500 ms). The calling task is never counted.
+ * Scopes attribute tasks to tests: tt_scope_begin() gives the calling task
+ * (or thread) a fresh scope, every task it spawns inherits it, transitively
+ * and even after intermediate tasks exit; opts->scope then limits the check
+ * to that test's own tasks.
+ */
+typedef struct tt_verify_snapshot tt_verify_snapshot;
+typedef struct tt_verify_opts {
+  int64_t max_wait;                         /* ns; 0 = 500 ms */
+  int64_t scope;                            /* 0 = every task */
+  const char *const *ignore_top;            /* NULL-terminated lists of function names */
+  const char *const *ignore_any;            /* ...anywhere on the stack */
+  const char *const *ignore_created_by;     /* ...the spawning function */
+  const char *const *ignore_names;          /* task names (tt_set_name / opts.name) */
+  const tt_verify_snapshot *ignore_current; /* tasks alive at tt_verify_snapshot_take */
+} tt_verify_opts;
+
+typedef struct tt_verify_report tt_verify_report;
+
+int64_t tt_scope_begin(void);
+int64_t tt_scope_current(void);
+tt_verify_snapshot *tt_verify_snapshot_take(void);
+void tt_verify_snapshot_free(tt_verify_snapshot *s);
+/* Returns the number of leftover tasks (0: clean) or a TT_E* code. With a
+ * non-NULL `report` and leftovers, *report describes them. */
+int64_t tt_verify_none(const tt_verify_opts *opts, tt_verify_report **report);
+int tt_verify_report_print(const tt_verify_report *r, FILE *out);
+int64_t tt_verify_report_count(const tt_verify_report *r);
+void tt_verify_report_free(tt_verify_report *r);
+/* For a test binary's main: runs tests(arg) as the main task, then
+ * verify-none; prints the report and returns 1 on leftovers, else tests'
+ * own return value. */
+int tt_verify_main(int (*tests)(void *arg), void *arg, const tt_verify_opts *opts);
+
 /* ---- Internal entry points used by the macros above ------------------- */
 
 int64_t tt__spawn(tt_fn fn, void *arg, const tt_spawn_opts *opts, const char *entry,

@@ -5,7 +5,8 @@
 #   scripts/deps.sh [FEATURE...]     FEATURE: build test go lint clang all
 #                                    (default: build test)
 #
-#   build  cmake, make, gcc (with its sanitizer runtimes), libc6-dev, pkg-config
+#   build  cmake, make, gcc (with its sanitizer runtimes), libc6-dev, pkg-config,
+#          libdw-dev (stack symbolization) and zlib1g-dev (gzipped pprof)
 #   test   build + git, setarch (TSan fallback), and what scripts/test-install.sh
 #          uses (pkg-config, mktemp, readelf)
 #   go     Go 1.19 for the Go side of the benchmarks (/usr/lib/go-1.19/bin/go)
@@ -59,6 +60,8 @@ check_build() {
   need_cmd make make
   need_cmd gcc gcc
   need_cmd pkg-config pkg-config
+  pkg_installed libdw-dev || need_pkg libdw-dev
+  pkg_installed zlib1g-dev || need_pkg zlib1g-dev
   if ! pkg_installed libc6-dev && [ ! -e /usr/include/stdio.h ]; then
     need_pkg libc6-dev
   fi

@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps.sh aarch64
 dir=${1:-build-aarch64}
-cmake -S . -B "$dir" -DCMAKE_TOOLCHAIN_FILE=cmake/aarch64-linux-gnu.cmake \
+cmake -S . -B "$dir" -DCMAKE_TOOLCHAIN_FILE=cmake/aarch64-linux-gnu.cmake -DTT_REQUIRE_LIBDW=OFF \
   -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTT_BUILD_TESTS=ON -DTT_BUILD_BENCH=OFF \
   -DTT_BUILD_EXAMPLES=OFF -DTT_INSTALL=OFF >/dev/null
 cmake --build "$dir" -j"$(nproc)"

@@ -18,6 +18,7 @@
 #include <time.h>
 
 #include "internal.h"
+#include "snapshot.h"
 
 struct tt_group {
   tt_spinlock lock;
@@ -153,7 +154,8 @@ int64_t tt__group_go(tt_group *g, tt_group_fn fn, void *arg, const char *entry, 
   g->nlive++;
   tt_spin_unlock(&g->lock);
   tt_wg_add(g->wg, 1);
-  int64_t rc = tt__spawn_internal(group_entry, gt, NULL, entry, file, line, func, NULL);
+  int64_t rc = tt__spawn_internal((uintptr_t)__builtin_return_address(0), group_entry, gt, NULL,
+                                  entry, file, line, func, NULL);
   if (rc < 0) {
     tt_spin_lock(&g->lock);
     g->nlive--;
@@ -178,29 +180,42 @@ int tt_group_wait(tt_group *g) {
   return err;
 }
 
-typedef struct report_ctx {
-  tt_group *g;
-  int64_t now;
-  int64_t found;
-} report_ctx;
-
-static int report_one(const tt_task_info *i, void *arg) {
-  report_ctx *r = arg;
+static bool is_member(tt_group *g, int64_t id) {
   bool member = false;
-  tt_spin_lock(&r->g->lock);
-  for (int64_t k = 0; k < r->g->nids && !member; k++)
-    member = r->g->ids[k] == i->id;
-  tt_spin_unlock(&r->g->lock);
-  if (!member)
-    return 0;
-  r->found++;
-  fprintf(stderr, "  task %lld [%s%s%s", (long long)i->id, i->state_name,
-          i->wait_reason[0] ? ": " : "", i->wait_reason);
-  if (i->wait_since)
-    fprintf(stderr, ", %lld ms", (long long)((r->now - i->wait_since) / 1000000));
-  fprintf(stderr, "] %s, spawned at %s:%d in %s\n", i->entry, i->spawn_file, i->spawn_line,
-          i->spawn_func);
-  return 0;
+  tt_spin_lock(&g->lock);
+  for (int64_t k = 0; k < g->nids && !member; k++)
+    member = g->ids[k] == id;
+  tt_spin_unlock(&g->lock);
+  return member;
+}
+
+/* One line per task still in the group, then its stack, Go-style. */
+static void report_leaked(tt_group *g) {
+  tt_snapshot s;
+  if (tt__snapshot_take(&s, TT_SNAP_STACKS) < 0)
+    return;
+  tt_frame frames[TT_SNAP_MAX_FRAMES];
+  for (size_t k = 0; k < s.ntasks; k++) {
+    const tt_taskrec *r = &s.tasks[k];
+    const tt_task_info *i = &r->info;
+    if (!is_member(g, i->id))
+      continue;
+    fprintf(stderr, "  task %lld [%s%s%s", (long long)i->id, i->state_name,
+            i->wait_reason[0] ? ": " : "", i->wait_reason);
+    if (i->wait_since)
+      fprintf(stderr, ", %lld ms", (long long)((s.now - i->wait_since) / 1000000));
+    fprintf(stderr, "] %s, spawned at %s:%d in %s\n", i->entry, i->spawn_file, i->spawn_line,
+            i->spawn_func);
+    if (r->stack == TT_SNAP_STACK_RUNNING)
+      fputs("    (running on another worker; stack unavailable)\n", stderr);
+    int n = tt__snapshot_frames(&s, r, frames, TT_SNAP_MAX_FRAMES);
+    /* The user's frames only: from the blocking call down to the group's
+     * own entry frame. */
+    for (int j = tt__first_user_frame(frames, n); j < n && !tt__frame_is_runtime(&frames[j]); j++)
+      fprintf(stderr, "    %s\n\t%s:%d\n", frames[j].func, frames[j].file[0] ? frames[j].file : "?",
+              frames[j].line);
+  }
+  tt__snapshot_free(&s);
 }
 
 int tt_group_destroy(tt_group *g, int64_t grace) {
@@ -227,8 +242,7 @@ int tt_group_destroy(tt_group *g, int64_t grace) {
             "tether: task group made at %s:%d destroyed with %lld task(s) still running %lld ms "
             "after it was cancelled; leaked:\n",
             g->file, g->line, (long long)left, (long long)(grace / 1000000));
-    report_ctx r = {g, tt__coarse_now(), 0};
-    tt_tasks_foreach(report_one, &r);
+    report_leaked(g);
     if (left > started)
       fprintf(stderr, "  and %lld task(s) that have not started yet\n",
               (long long)(left - started));

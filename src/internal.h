@@ -138,6 +138,17 @@ struct tt_task {
   size_t stack_size; /* whole slot */
   uint64_t *canary;  /* lowest usable words of the stack, must stay zero */
 
+  /* Bumped (by the one worker that resumes it) each time the task starts
+   * running: a stack walker that sees the same count before and after its
+   * walk knows the stack did not change under it. */
+  _Atomic uint32_t resumes;
+  void *base_fp;         /* task_entry's frame: where stack walks stop */
+  void *park_fp;         /* tt__park_on's frame at the last park: where walks start */
+  uintptr_t spawn_pc;    /* return address of the spawn call, for "created by" */
+  int64_t scope;         /* verify-none scope, inherited from the spawner */
+  const char *wait_file; /* creation site of the primitive waited on, if known */
+  int32_t wait_line;
+
   tt_wg *exit_wg; /* Done at exit (tt_wg_go) */
   tt_tnode timer; /* used by sleep */
   void *wait_obj; /* primitive waited on, for dumps and leak detection */
@@ -192,6 +203,10 @@ typedef struct tt_worker {
   bool idle;
   bool spinning;
 
+  /* Task switches into this worker's tasks; the monitor reads it to spot a
+   * task that runs without ever reaching a scheduling point. */
+  _Atomic uint64_t switches;
+
   void *g0_stack_lo;
   size_t g0_stack_size;
   void *g0_asan_fake_stack;
@@ -245,6 +260,26 @@ extern __thread tt_worker *tt__tls_worker __attribute__((tls_model("initial-exec
 static inline tt_worker *tt__worker_at_entry(void) { return tt__tls_worker; }
 tt_task *tt__current(void);
 
+/* ---- Walking the live tasks (introspect.c) ---------------------------- */
+
+/* A walk visits every task list in turn without stopping the world. take()
+ * runs under one list's lock for each task (at most a small batch per lock
+ * hold) and must copy what it needs: the task may exit once the lock is let
+ * go. It returns false when it has no room, and that task is offered again
+ * after flush(), which runs with no lock held; flush() returns false to end
+ * the walk. */
+typedef struct tt__walker tt__walker;
+struct tt__walker {
+  bool (*take)(tt__walker *wk, const tt_task *t);
+  bool (*flush)(tt__walker *wk);
+};
+bool tt__tasks_walk(tt__walker *wk); /* false when flush ended it early */
+void tt__task_info_fill(const tt_task *t, tt_task_info *info);
+/* Stop and join the growth monitor, if one runs (monitor.c). */
+void tt__monitor_shutdown(void);
+/* Arm the dump signal from TT_DUMP_SIGNAL etc. (dump_signal.c). */
+void tt__dump_signal_from_env(void);
+
 /* ---- Scheduler entry points used by every primitive ------------------- */
 
 /* Park the calling task. Once it is off its stack, its worker calls
@@ -277,8 +312,12 @@ void tt__gq_put_batch(tt_task *first, tt_task *last, int64_t n);
 
 void tt__tasklist_init(tt_tasklist *l);
 /* Spawn; exit_wg (may be NULL) gets a Done when the task returns. */
-int64_t tt__spawn_internal(tt_fn fn, void *arg, const tt_spawn_opts *opts, const char *entry,
-                           const char *file, int line, const char *func, tt_wg *exit_wg);
+/* The verify-none scope of tasks spawned from this plain thread. */
+extern __thread int64_t tt__thread_scope;
+/* pc: the return address of the public spawn call, for "created by". */
+int64_t tt__spawn_internal(uintptr_t pc, tt_fn fn, void *arg, const tt_spawn_opts *opts,
+                           const char *entry, const char *file, int line, const char *func,
+                           tt_wg *exit_wg);
 void tt__task_exit(void) __attribute__((noreturn));
 void tt__task_free(tt_worker *w, tt_task *t);
 void tt__task_free_all(void);

@@ -44,7 +44,7 @@ static const char *state_name(tt_task_state s) {
 #define WALK_BATCH 64
 
 /* Under the list lock: copy what a visitor may read. */
-static void snapshot(const tt_task *t, tt_task_info *info) {
+void tt__task_info_fill(const tt_task *t, tt_task_info *info) {
   memset(info, 0, sizeof *info);
   info->id = t->id;
   info->parent_id = t->parent_id;
@@ -66,10 +66,9 @@ static void snapshot(const tt_task *t, tt_task_info *info) {
   info->stack_size = t->stack_size;
 }
 
-static int64_t walk_list(tt_tasklist *l, tt_task_visit_fn visit, void *arg, bool *stop) {
+static bool walk_list(tt_tasklist *l, tt__walker *wk) {
   tt_listnode cursor = {.prev = NULL, .next = NULL, .is_cursor = true};
-  tt_task_info infos[WALK_BATCH];
-  int64_t visited = 0;
+  bool go_on = true;
 
   tt_spin_lock(&l->lock);
   cursor.prev = &l->head;
@@ -78,14 +77,15 @@ static int64_t walk_list(tt_tasklist *l, tt_task_visit_fn visit, void *arg, bool
   l->head.next = &cursor;
   tt_spin_unlock(&l->lock);
 
-  while (!*stop) {
+  while (go_on) {
     int n = 0;
     tt_spin_lock(&l->lock);
     tt_listnode *node = cursor.next;
     while (node != &l->head && n < WALK_BATCH) {
       if (!node->is_cursor) {
         const tt_task *t = (const tt_task *)((const char *)node - offsetof(tt_task, node));
-        snapshot(t, &infos[n]);
+        if (!wk->take(wk, t))
+          break; /* no room: this task is taken after the flush */
         n++;
       }
       node = node->next;
@@ -100,11 +100,7 @@ static int64_t walk_list(tt_tasklist *l, tt_task_visit_fn visit, void *arg, bool
     bool done = node == &l->head;
     tt_spin_unlock(&l->lock);
 
-    for (int i = 0; i < n && !*stop; i++) {
-      visited++;
-      if (visit(&infos[i], arg))
-        *stop = true;
-    }
+    go_on = wk->flush(wk);
     if (done)
       break;
   }
@@ -113,7 +109,43 @@ static int64_t walk_list(tt_tasklist *l, tt_task_visit_fn visit, void *arg, bool
   cursor.prev->next = cursor.next;
   cursor.next->prev = cursor.prev;
   tt_spin_unlock(&l->lock);
-  return visited;
+  return go_on;
+}
+
+bool tt__tasks_walk(tt__walker *wk) {
+  for (int i = 0; i < tt__rt.nworkers; i++)
+    if (!walk_list(&tt__rt.workers[i]->tasks, wk))
+      return false;
+  return walk_list(&tt__rt.foreign_tasks, wk);
+}
+
+typedef struct foreach_walker {
+  tt__walker wk;
+  tt_task_visit_fn visit;
+  void *arg;
+  int n;
+  int64_t visited;
+  tt_task_info infos[WALK_BATCH];
+} foreach_walker;
+
+static bool foreach_take(tt__walker *wk, const tt_task *t) {
+  foreach_walker *f = (foreach_walker *)wk;
+  if (f->n == WALK_BATCH)
+    return false;
+  tt__task_info_fill(t, &f->infos[f->n++]);
+  return true;
+}
+
+static bool foreach_flush(tt__walker *wk) {
+  foreach_walker *f = (foreach_walker *)wk;
+  int n = f->n;
+  f->n = 0;
+  for (int i = 0; i < n; i++) {
+    f->visited++;
+    if (f->visit(&f->infos[i], f->arg))
+      return false;
+  }
+  return true;
 }
 
 int64_t tt_tasks_foreach(tt_task_visit_fn visit, void *arg) {
@@ -121,13 +153,10 @@ int64_t tt_tasks_foreach(tt_task_visit_fn visit, void *arg) {
     return TT_EINVAL;
   if (atomic_load(&tt__rt.state) == TT_RT_OFF)
     return TT_ENOTINIT;
-  bool stop = false;
-  int64_t n = 0;
-  for (int i = 0; i < tt__rt.nworkers && !stop; i++)
-    n += walk_list(&tt__rt.workers[i]->tasks, visit, arg, &stop);
-  if (!stop)
-    n += walk_list(&tt__rt.foreign_tasks, visit, arg, &stop);
-  return n;
+  foreach_walker f = {
+      .wk = {.take = foreach_take, .flush = foreach_flush}, .visit = visit, .arg = arg};
+  tt__tasks_walk(&f.wk);
+  return f.visited;
 }
 
 /* ---- Short text dump ----------------------------------------------------- */

@@ -192,6 +192,7 @@ int tt_init(const tt_config *cfg) {
       tt__fatal("cannot start worker thread %d of %d", i, procs);
   }
   pthread_mutex_unlock(&lifecycle);
+  tt__dump_signal_from_env();
   return 0;
 nomem:
   tt__stacks_destroy();
@@ -208,6 +209,7 @@ int tt_shutdown(void) {
     return TT_ENOTINIT;
   }
   atomic_store(&tt__rt.state, TT_RT_STOPPING);
+  tt__monitor_shutdown(); /* it reads the workers we are about to free */
   while (atomic_load(&tt__rt.foreign_spawners) > 0)
     sched_yield();
   tt__wake_all_idle();

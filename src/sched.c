@@ -77,10 +77,12 @@ static void after_switch(tt_worker *w) {
   case TT_AFTER_SPAWN: {
     atomic_store_explicit(&prev->state, TT_ST_RUNNABLE, memory_order_relaxed);
     tt_task *old = atomic_exchange(&w->runnext, prev);
-    if (old) {
+    if (old)
       runq_put(w, old);
-      tt__wakep();
-    }
+    /* Always offer the parent to an idle worker (as Go's newproc does): if
+     * the child never yields, the parent must not wait behind it. wakep
+     * costs two loads when no worker is idle or one already spins. */
+    tt__wakep();
     break;
   }
   default: tt__fatal("task %lld switched out without saying why", (long long)prev->id);
@@ -97,6 +99,13 @@ void tt__task_landed(void) {
 
 static void mark_running(tt_worker *w, tt_task *t) {
   w->current = t;
+  /* Single writer (this worker); release orders it before the task's own
+   * stores, so a stack walker's recheck sees it whenever it could have seen
+   * the stack change. */
+  atomic_store_explicit(&t->resumes, atomic_load_explicit(&t->resumes, memory_order_relaxed) + 1,
+                        memory_order_release);
+  atomic_store_explicit(&w->switches, atomic_load_explicit(&w->switches, memory_order_relaxed) + 1,
+                        memory_order_relaxed);
   atomic_store_explicit(&t->state, TT_ST_RUNNING, memory_order_relaxed);
   atomic_store_explicit(&t->worker, w->id, memory_order_relaxed);
 }
@@ -364,7 +373,11 @@ void tt__worker_loop(tt_worker *w) {
 void tt__park_on(tt_worker *w, tt_wait_reason why, void *wait_obj, void (*unlock)(void *),
                  void *arg) {
   tt_task *t = w->current;
-  t->wait_obj = wait_obj;
+  /* Stack walks of a parked task start in our caller, so every park looks
+   * the same whichever way switch_out goes (and dumps group them). */
+  __atomic_store_n(&t->park_fp, __builtin_frame_address(0), __ATOMIC_RELAXED);
+  /* Relaxed atomics: snapshots read these from other threads. */
+  __atomic_store_n(&t->wait_obj, wait_obj, __ATOMIC_RELAXED);
   atomic_store_explicit(&t->wait_since, tt__coarse_now(), memory_order_relaxed);
   atomic_store_explicit(&t->wait_reason, (uint8_t)why, memory_order_relaxed);
   atomic_store_explicit(&t->state, TT_ST_WAITING, memory_order_relaxed);
@@ -383,7 +396,8 @@ void tt__ready(tt_task *t) { tt__ready_on(tt__worker(), t); }
 
 void tt__ready_on(tt_worker *w, tt_task *t) {
   atomic_store_explicit(&t->wait_reason, TT_WAIT_NONE, memory_order_relaxed);
-  t->wait_obj = NULL;
+  __atomic_store_n(&t->wait_obj, NULL, __ATOMIC_RELAXED);
+  __atomic_store_n(&t->wait_file, NULL, __ATOMIC_RELAXED);
   atomic_store_explicit(&t->state, TT_ST_RUNNABLE, memory_order_release);
   if (!w) {
     tt__gq_put(t);

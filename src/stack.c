@@ -248,6 +248,8 @@ static tt_task *init_record(char *lo, size_t size, int kind) {
    * record is a measurable part of a spawn. */
   t->next = NULL;
   t->wait_obj = NULL;
+  t->wait_file = NULL;
+  t->base_fp = NULL; /* set when the task first runs; walks before that show its entry */
   t->timer.heap = NULL;
   t->asan_fake_stack = NULL;
   t->tsan_fiber = NULL;

@@ -38,18 +38,22 @@ static void list_unlink(tt_listnode *n) {
 static void task_entry(void *arg) {
   tt__task_landed();
   tt_task *t = arg;
+  __atomic_store_n(&t->base_fp, __builtin_frame_address(0), __ATOMIC_RELAXED);
   t->fn(t->arg);
   if (t->exit_wg)
     tt_wg_done(t->exit_wg);
   tt__task_exit();
 }
 
-static int64_t spawn(tt_worker *w, tt_fn fn, void *arg, const tt_spawn_opts *opts,
+static int64_t spawn(tt_worker *w, uintptr_t pc, tt_fn fn, void *arg, const tt_spawn_opts *opts,
                      const char *entry, const char *file, int line, const char *func,
                      tt_wg *exit_wg);
 
-int64_t tt__spawn_internal(tt_fn fn, void *arg, const tt_spawn_opts *opts, const char *entry,
-                           const char *file, int line, const char *func, tt_wg *exit_wg) {
+__thread int64_t tt__thread_scope;
+
+int64_t tt__spawn_internal(uintptr_t pc, tt_fn fn, void *arg, const tt_spawn_opts *opts,
+                           const char *entry, const char *file, int line, const char *func,
+                           tt_wg *exit_wg) {
   if (!fn)
     return TT_EINVAL;
   tt_worker *w = tt__worker();
@@ -58,13 +62,13 @@ int64_t tt__spawn_internal(tt_fn fn, void *arg, const tt_spawn_opts *opts, const
    * (runtime.c). Workers need no such gate: they are joined first. */
   if (!w)
     atomic_fetch_add(&tt__rt.foreign_spawners, 1);
-  int64_t rc = spawn(w, fn, arg, opts, entry, file, line, func, exit_wg);
+  int64_t rc = spawn(w, pc, fn, arg, opts, entry, file, line, func, exit_wg);
   if (!w)
     atomic_fetch_sub(&tt__rt.foreign_spawners, 1);
   return rc;
 }
 
-static int64_t spawn(tt_worker *w, tt_fn fn, void *arg, const tt_spawn_opts *opts,
+static int64_t spawn(tt_worker *w, uintptr_t pc, tt_fn fn, void *arg, const tt_spawn_opts *opts,
                      const char *entry, const char *file, int line, const char *func,
                      tt_wg *exit_wg) {
   int st = atomic_load(&tt__rt.state);
@@ -93,6 +97,8 @@ static int64_t spawn(tt_worker *w, tt_fn fn, void *arg, const tt_spawn_opts *opt
   t->line = line;
   t->func = func;
   t->created = tt__coarse_now();
+  t->spawn_pc = pc;
+  t->scope = parent ? parent->scope : tt__thread_scope;
   t->exit_wg = exit_wg;
   atomic_store_explicit(&t->worker, -1, memory_order_relaxed);
   atomic_store_explicit(&t->state, TT_ST_RUNNABLE, memory_order_relaxed);
@@ -122,7 +128,8 @@ static int64_t spawn(tt_worker *w, tt_fn fn, void *arg, const tt_spawn_opts *opt
 
 int64_t tt__spawn(tt_fn fn, void *arg, const tt_spawn_opts *opts, const char *entry,
                   const char *file, int line, const char *func) {
-  return tt__spawn_internal(fn, arg, opts, entry, file, line, func, NULL);
+  return tt__spawn_internal((uintptr_t)__builtin_return_address(0), fn, arg, opts, entry, file,
+                            line, func, NULL);
 }
 
 /* On the scheduler stack of the worker that ran the exiting task. */

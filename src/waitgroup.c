@@ -167,7 +167,8 @@ int64_t tt__wg_spawn(tt_wg *wg, tt_fn fn, void *arg, const tt_spawn_opts *opts, 
   int rc = tt_wg_add(wg, 1);
   if (rc < 0)
     return rc;
-  int64_t id = tt__spawn_internal(fn, arg, opts, entry, file, line, func, wg);
+  int64_t id = tt__spawn_internal((uintptr_t)__builtin_return_address(0), fn, arg, opts, entry,
+                                  file, line, func, wg);
   if (id < 0)
     tt_wg_add(wg, -1);
   return id;

@@ -538,9 +538,12 @@ static void test_destroy_prompt(void) {
 
 #define LEAK_GRACE TT_MS(150)
 
+static int stuck_recv_line; /* where stuck_on_chan blocks, for the stack check */
+
 static int stuck_on_chan(tt_context *ctx, void *arg) {
   (void)ctx;
   int v;
+  stuck_recv_line = __LINE__ + 1;
   tt_chan_recv(arg, &v); /* ignores the context: nobody sends */
   return 0;
 }
@@ -567,9 +570,10 @@ static void leak_main(void *arg) {
   int64_t took = tt_now() - t0;
   fflush(stderr);
   fprintf(stderr,
-          "\nRESULT rc=%d took_us=%lld stuck_line=%d polite_line=%d parked=%d ids=%lld,%lld\n", rc,
-          (long long)(took / 1000), stuck_line, polite_line, parked, (long long)stuck,
-          (long long)nice);
+          "\nRESULT rc=%d took_us=%lld stuck_line=%d polite_line=%d parked=%d recv_line=%d "
+          "ids=%lld,%lld\n",
+          rc, (long long)(took / 1000), stuck_line, polite_line, parked, stuck_recv_line,
+          (long long)stuck, (long long)nice);
   fflush(stderr);
   /* let the leaked task finish: it must be able to, and clean up after itself */
   int v = 1;
@@ -602,11 +606,12 @@ static void test_leak_report(const char *procs) {
     free(err);
     return;
   }
-  int rc = 0, stuck_line = 0, polite_line = 0, parked = 0;
+  int rc = 0, stuck_line = 0, polite_line = 0, parked = 0, recv_line = 0;
   long long took_us = 0;
-  CHECK_EQ(sscanf(res + 1, "RESULT rc=%d took_us=%lld stuck_line=%d polite_line=%d parked=%d", &rc,
-                  &took_us, &stuck_line, &polite_line, &parked),
-           5);
+  CHECK_EQ(sscanf(res + 1,
+                  "RESULT rc=%d took_us=%lld stuck_line=%d polite_line=%d parked=%d recv_line=%d",
+                  &rc, &took_us, &stuck_line, &polite_line, &parked, &recv_line),
+           6);
   CHECK_EQ(parked, 1);
   CHECK_EQ(rc, TT_ELEAKED);
   CHECK_MSG(took_us * 1000 >= LEAK_GRACE, "destroy returned after %lld us, grace %lld us", took_us,
@@ -623,6 +628,10 @@ static void test_leak_report(const char *procs) {
   CHECK_MSG(strstr(report, "chan receive") != NULL, "no wait reason in the report:\n%s", report);
   CHECK_MSG(strstr(report, polite_site) == NULL, "the task that exited is reported too:\n%s",
             report);
+  /* ...with its stack: the blocked task's own frame and line come first */
+  char frame[96];
+  snprintf(frame, sizeof frame, "    stuck_on_chan\n\t%s:%d", __FILE__, recv_line);
+  CHECK_MSG(strstr(report, frame) != NULL, "no frame \"%s\" in the report:\n%s", frame, report);
   NOTE("leak report:\n%s", report);
   const char *after = strstr(res, "AFTER tasks=");
   long long left = -1, base = -1;

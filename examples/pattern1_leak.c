@@ -1,0 +1,63 @@
+/*
+ * Seed pattern 1, leaky: an abandoned sender.
+ *
+ *     func leak1() {
+ *         ch := make(chan int)
+ *         go func() { ch <- 42 }() // blocks forever: nobody receives
+ *     }
+ *
+ * The program makes the leak, then lets tt_verify_none find it. It is its
+ * own check: exit 0 when the leak was caught (one task waiting in "chan
+ * send"), 1 otherwise. The fixes are in pattern1_fixed.c.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tether.h"
+
+static tt_chan *lost; /* kept only so that main can clean up after the check */
+
+static void send_answer(void *arg) {
+  int answer = 42;
+  tt_chan_send(arg, &answer); /* blocks forever: nobody receives */
+}
+
+static void leak1(void) {
+  tt_chan *ch = tt_chan_make(sizeof(int), 0);
+  tt_go(send_answer, ch); /* leak: spawned here */
+  lost = ch;              /* ch "goes out of scope"; the sender stays */
+}
+
+/* tt_verify_none must find `want` tasks waiting in `reason`: print its
+ * report and say whether it did. */
+static int expect_leaks(int64_t want, const char *reason) {
+  tt_verify_report *rep = NULL;
+  int64_t n = tt_verify_none(&(tt_verify_opts){.max_wait = 100 * 1000000}, &rep);
+  char *text = NULL;
+  size_t len = 0;
+  FILE *mem = open_memstream(&text, &len);
+  tt_verify_report_print(rep, mem);
+  fclose(mem);
+  printf("%s", text);
+  char tag[64];
+  snprintf(tag, sizeof tag, "[%s, waiting", reason);
+  int ok = n == want && strstr(text, tag) != NULL;
+  printf("%s: %lld task(s) in \"%s\"\n", ok ? "leak caught as expected" : "NOT CAUGHT",
+         (long long)n, reason);
+  free(text);
+  tt_verify_report_free(rep);
+  return ok;
+}
+
+static int caught;
+
+static void main_task(void *arg) {
+  (void)arg;
+  leak1();
+  caught = expect_leaks(1, "chan send");
+  tt_chan_close(lost); /* unstick the sender so that the program ends cleanly */
+  tt_chan_unref(lost);
+}
+
+int main(void) { return tt_main(main_task, NULL) < 0 || !caught; }

@@ -1,0 +1,69 @@
+/*
+ * Seed pattern 2, leaky: a receiver waiting for a close that never comes.
+ *
+ *     func leak2() {
+ *         ch := make(chan int)
+ *         go func() {
+ *             for v := range ch { process(v) } // waits for close forever
+ *         }()
+ *         // forgot close(ch)
+ *     }
+ *
+ * Exit 0 when tt_verify_none catches the receiver ("chan receive"), 1
+ * otherwise. The fix is in pattern2_fixed.c.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tether.h"
+
+static tt_chan *lost; /* kept only so that main can clean up after the check */
+static long total;
+
+static void consume(void *arg) {
+  long v;
+  while (tt_chan_recv(arg, &v) == 0) /* Go's range: until ch is closed */
+    total += v;
+}
+
+static void leak2(void) {
+  tt_chan *ch = tt_chan_make(sizeof(long), 0);
+  tt_go(consume, ch); /* leak: spawned here */
+  for (long i = 1; i <= 3; i++)
+    tt_chan_send(ch, &i);
+  lost = ch; /* forgot tt_chan_close(ch) */
+}
+
+/* tt_verify_none must find `want` tasks waiting in `reason`: print its
+ * report and say whether it did. */
+static int expect_leaks(int64_t want, const char *reason) {
+  tt_verify_report *rep = NULL;
+  int64_t n = tt_verify_none(&(tt_verify_opts){.max_wait = 100 * 1000000}, &rep);
+  char *text = NULL;
+  size_t len = 0;
+  FILE *mem = open_memstream(&text, &len);
+  tt_verify_report_print(rep, mem);
+  fclose(mem);
+  printf("%s", text);
+  char tag[64];
+  snprintf(tag, sizeof tag, "[%s, waiting", reason);
+  int ok = n == want && strstr(text, tag) != NULL;
+  printf("%s: %lld task(s) in \"%s\"\n", ok ? "leak caught as expected" : "NOT CAUGHT",
+         (long long)n, reason);
+  free(text);
+  tt_verify_report_free(rep);
+  return ok;
+}
+
+static int caught;
+
+static void main_task(void *arg) {
+  (void)arg;
+  leak2();
+  caught = expect_leaks(1, "chan receive");
+  tt_chan_close(lost); /* the close leak2 forgot: the receiver returns */
+  tt_chan_unref(lost);
+}
+
+int main(void) { return tt_main(main_task, NULL) < 0 || !caught; }

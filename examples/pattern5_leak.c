@@ -1,0 +1,75 @@
+/*
+ * Seed pattern 5, leaky: a worker pool without a shutdown.
+ *
+ *     func leak5() {
+ *         jobs := make(chan Job)
+ *         for i := 0; i < 10; i++ {
+ *             go func() {
+ *                 for job := range jobs { process(job) } // waits forever
+ *             }()
+ *         }
+ *         // never close(jobs)
+ *     }
+ *
+ * Three workers here instead of ten, to keep the report short. Exit 0 when
+ * tt_verify_none catches all three ("chan receive"), 1 otherwise. The fix
+ * is in pattern5_fixed.c.
+ */
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tether.h"
+
+enum { WORKERS = 3 };
+static tt_chan *lost; /* kept only so that main can clean up after the check */
+static atomic_long processed;
+
+static void worker(void *arg) {
+  long job;
+  while (tt_chan_recv(arg, &job) == 0) /* Go's range: until jobs is closed */
+    atomic_fetch_add(&processed, 1);
+}
+
+static void leak5(void) {
+  tt_chan *jobs = tt_chan_make(sizeof(long), 0);
+  for (int i = 0; i < WORKERS; i++)
+    tt_go(worker, jobs); /* leak: spawned here */
+  for (long j = 0; j < 10; j++)
+    tt_chan_send(jobs, &j);
+  lost = jobs; /* never tt_chan_close(jobs) */
+}
+
+/* tt_verify_none must find `want` tasks waiting in `reason`: print its
+ * report and say whether it did. */
+static int expect_leaks(int64_t want, const char *reason) {
+  tt_verify_report *rep = NULL;
+  int64_t n = tt_verify_none(&(tt_verify_opts){.max_wait = 100 * 1000000}, &rep);
+  char *text = NULL;
+  size_t len = 0;
+  FILE *mem = open_memstream(&text, &len);
+  tt_verify_report_print(rep, mem);
+  fclose(mem);
+  printf("%s", text);
+  char tag[64];
+  snprintf(tag, sizeof tag, "[%s, waiting", reason);
+  int ok = n == want && strstr(text, tag) != NULL;
+  printf("%s: %lld task(s) in \"%s\"\n", ok ? "leak caught as expected" : "NOT CAUGHT",
+         (long long)n, reason);
+  free(text);
+  tt_verify_report_free(rep);
+  return ok;
+}
+
+static int caught;
+
+static void main_task(void *arg) {
+  (void)arg;
+  leak5();
+  caught = expect_leaks(WORKERS, "chan receive");
+  tt_chan_close(lost); /* the shutdown leak5 never did: the workers return */
+  tt_chan_unref(lost);
+}
+
+int main(void) { return tt_main(main_task, NULL) < 0 || !caught; }

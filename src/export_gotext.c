@@ -1,0 +1,189 @@
+/*
+ * Go's two goroutine text formats, and tt_dump_as, which takes a snapshot
+ * and hands it to the writer of the chosen format.
+ *
+ * debug=2 is what a Go program prints on SIGQUIT or from
+ * /debug/pprof/goroutine?debug=2: one block per goroutine,
+ *
+ *   goroutine 18 [chan receive, 2 minutes]:
+ *   worker(...)
+ *   	/src/app.c:20 +0x2b
+ *   created by serve in goroutine 1
+ *   	/src/app.c:15 +0x45
+ *
+ * with a blank line between blocks. We keep to that grammar byte for byte
+ * (a task is a goroutine, its id the goroutine number) so panicparse,
+ * goleak's parser and our own analyzer read our dumps like Go's.
+ *
+ * debug=1 is the counted form that `go tool pprof` also reads: identical
+ * stacks merged, most common first, each as "count @ pc pc ..." followed by
+ * one "#\tpc\tfunc+off\tfile:line" line per frame.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "exports.h"
+
+static void put_frame(FILE *out, const tt_frame *f) {
+  fprintf(out, "%s(...)\n\t%s:%d +0x%llx\n", f->func, f->file[0] ? f->file : "?", f->line,
+          (unsigned long long)f->offset);
+}
+
+static void put_created_by(FILE *out, const tt_taskrec *r) {
+  const tt_task_info *i = &r->info;
+  fprintf(out, "created by %s", i->spawn_func ? i->spawn_func : "?");
+  if (i->parent_id > 0)
+    fprintf(out, " in goroutine %lld", (long long)i->parent_id);
+  /* The spawn call's address gives Go's absolute path and offset, when it
+   * resolves to the function the macro named; otherwise the site as the
+   * macro saw it. */
+  tt_frame f = {.func = "", .file = ""};
+  if (r->spawn_pc && i->spawn_func)
+    tt__symbolize(r->spawn_pc, &f);
+  if (f.file[0] && f.line > 0 && strcmp(f.func, i->spawn_func) == 0)
+    fprintf(out, "\n\t%s:%d +0x%llx\n", f.file, f.line, (unsigned long long)f.offset);
+  else
+    fprintf(out, "\n\t%s:%d\n", i->spawn_file ? i->spawn_file : "?", i->spawn_line);
+}
+
+static void put_header(FILE *out, const tt_snapshot *s, const tt_taskrec *r) {
+  const tt_task_info *i = &r->info;
+  fprintf(out, "goroutine %lld [", (long long)i->id);
+  if (i->state == TT_TASK_WAITING) {
+    fputs(i->wait_reason[0] ? i->wait_reason : "waiting", out);
+    int64_t minutes = tt__wait_minutes(s, r);
+    if (minutes > 0)
+      fprintf(out, ", %lld minutes", (long long)minutes);
+  } else {
+    fputs(i->state == TT_TASK_RUNNING ? "running" : "runnable", out);
+  }
+  fputs("]:\n", out);
+}
+
+int tt__export_go_debug2(FILE *out, const tt_snapshot *s) {
+  tt_frame frames[TT_SNAP_MAX_FRAMES];
+  for (size_t k = 0; k < s->ntasks; k++) {
+    const tt_taskrec *r = &s->tasks[k];
+    if (k > 0)
+      fputc('\n', out);
+    put_header(out, s, r);
+    if (r->stack == TT_SNAP_STACK_RUNNING) {
+      fputs("\tgoroutine running on other thread; stack unavailable\n", out);
+    } else {
+      int n = tt__snapshot_frames(s, r, frames, TT_SNAP_MAX_FRAMES);
+      for (int j = 0; j < n; j++)
+        put_frame(out, &frames[j]);
+    }
+    put_created_by(out, r);
+  }
+  return ferror(out) ? TT_EINVAL : 0;
+}
+
+/* ---- debug=1 -------------------------------------------------------------- */
+
+typedef struct stack_ref {
+  const uintptr_t *pcs;
+  uint32_t n;
+  int64_t count;
+} stack_ref;
+
+/* The stack a counted format shows for a record: its frames, or its entry
+ * function alone when the stack is unavailable. */
+static stack_ref stack_of(const tt_snapshot *s, const tt_taskrec *r) {
+  if (r->npcs > 0)
+    return (stack_ref){s->pcs + r->pc0, r->npcs, 1};
+  return (stack_ref){&r->entry_pc, 1, 1};
+}
+
+static int cmp_pcs(const void *a, const void *b) {
+  const stack_ref *x = a, *y = b;
+  uint32_t n = x->n < y->n ? x->n : y->n;
+  for (uint32_t i = 0; i < n; i++)
+    if (x->pcs[i] != y->pcs[i])
+      return x->pcs[i] < y->pcs[i] ? -1 : 1;
+  return (x->n > y->n) - (x->n < y->n);
+}
+
+static int cmp_count(const void *a, const void *b) {
+  const stack_ref *x = a, *y = b;
+  if (x->count != y->count)
+    return x->count > y->count ? -1 : 1;
+  return cmp_pcs(a, b);
+}
+
+int tt__export_go_debug1(FILE *out, const tt_snapshot *s) {
+  stack_ref *refs = malloc((s->ntasks ? s->ntasks : 1) * sizeof *refs);
+  if (!refs)
+    return TT_ENOMEM;
+  for (size_t k = 0; k < s->ntasks; k++)
+    refs[k] = stack_of(s, &s->tasks[k]);
+  qsort(refs, s->ntasks, sizeof *refs, cmp_pcs);
+  size_t groups = 0;
+  for (size_t k = 0; k < s->ntasks; k++) {
+    if (groups > 0 && cmp_pcs(&refs[groups - 1], &refs[k]) == 0)
+      refs[groups - 1].count++;
+    else
+      refs[groups++] = refs[k];
+  }
+  qsort(refs, groups, sizeof *refs, cmp_count);
+
+  fprintf(out, "goroutine profile: total %zu\n", s->ntasks);
+  for (size_t g = 0; g < groups; g++) {
+    fprintf(out, "%lld @", (long long)refs[g].count);
+    for (uint32_t i = 0; i < refs[g].n; i++)
+      fprintf(out, " 0x%llx", (unsigned long long)refs[g].pcs[i]);
+    fputc('\n', out);
+    for (uint32_t i = 0; i < refs[g].n; i++) {
+      tt_frame f;
+      tt__symbolize(refs[g].pcs[i], &f);
+      /* Like Go, the frame lines show the call (pc - 1), not the return
+       * address. */
+      fprintf(out, "#\t0x%llx\t%s+0x%llx\t%s:%d\n", (unsigned long long)(f.pc - 1), f.func,
+              (unsigned long long)(f.offset ? f.offset - 1 : 0), f.file[0] ? f.file : "?", f.line);
+    }
+    fputc('\n', out);
+  }
+  free(refs);
+  return ferror(out) ? TT_EINVAL : 0;
+}
+
+/* ---- tt_dump_as ------------------------------------------------------------ */
+
+int tt_dump_format_parse(const char *name) {
+  static const struct {
+    const char *name;
+    tt_dump_format format;
+  } names[] = {
+      {"summary", TT_DUMP_SUMMARY}, {"debug=2", TT_DUMP_GO_DEBUG2}, {"2", TT_DUMP_GO_DEBUG2},
+      {"go", TT_DUMP_GO_DEBUG2},    {"debug=1", TT_DUMP_GO_DEBUG1}, {"1", TT_DUMP_GO_DEBUG1},
+      {"pprof", TT_DUMP_PPROF},     {"json", TT_DUMP_JSON},
+  };
+  if (!name)
+    return TT_EINVAL;
+  for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+    if (strcmp(name, names[i].name) == 0)
+      return (int)names[i].format;
+  return TT_EINVAL;
+}
+
+int tt_dump_as(FILE *out, tt_dump_format format) {
+  if (!out)
+    return TT_EINVAL;
+  int (*writer)(FILE *, const tt_snapshot *);
+  switch (format) {
+  case TT_DUMP_SUMMARY: return tt_dump(out);
+  case TT_DUMP_GO_DEBUG2: writer = tt__export_go_debug2; break;
+  case TT_DUMP_GO_DEBUG1: writer = tt__export_go_debug1; break;
+  case TT_DUMP_PPROF: writer = tt__export_pprof; break;
+  case TT_DUMP_JSON: writer = tt__export_json; break;
+  default: return TT_EINVAL;
+  }
+  tt_snapshot s;
+  int rc = tt__snapshot_take(&s, TT_SNAP_STACKS);
+  if (rc < 0)
+    return rc;
+  rc = writer(out, &s);
+  tt__snapshot_free(&s);
+  fflush(out);
+  return rc;
+}

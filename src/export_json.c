@@ -1,0 +1,285 @@
+/*
+ * Every task of a snapshot as one JSON document (schema: docs/parts/json.md).
+ * Meant for tools rather than people, so everything a record holds is
+ * there, absent values are null rather than "" or 0, and times are plain
+ * nanosecond integers. One task per line keeps a big dump greppable and
+ * diffable while staying a single document.
+ */
+#include "exports.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Frames a task may expand to: inlined calls can add frames per pc. */
+#define MAX_FRAMES (4 * TT_SNAP_MAX_FRAMES)
+
+/* Each task is formatted into this buffer and written with one fwrite.
+ * Not stdio's locked-file calls across the task: symbolizing a frame may
+ * park the calling task (tt_blocking) and resume it on another thread,
+ * which must not happen while this thread holds the FILE's lock. */
+typedef struct jbuf {
+  char *p;
+  size_t len, cap;
+  bool oom;
+} jbuf;
+
+static bool jb_reserve(jbuf *b, size_t more) {
+  if (b->oom)
+    return false;
+  if (b->len + more <= b->cap)
+    return true;
+  size_t cap = b->cap ? b->cap : 4096;
+  while (cap < b->len + more)
+    cap *= 2;
+  char *p = realloc(b->p, cap);
+  if (!p) {
+    b->oom = true;
+    return false;
+  }
+  b->p = p;
+  b->cap = cap;
+  return true;
+}
+
+static void jb_raw(jbuf *b, const void *p, size_t n) {
+  if (jb_reserve(b, n)) {
+    memcpy(b->p + b->len, p, n);
+    b->len += n;
+  }
+}
+
+static void jb_puts(jbuf *b, const char *s) { jb_raw(b, s, strlen(s)); }
+
+static void jb_putc(jbuf *b, char c) { jb_raw(b, &c, 1); }
+
+__attribute__((format(printf, 2, 3))) static void jb_printf(jbuf *b, const char *fmt, ...) {
+  char tmp[128]; /* numbers and addresses: always fits */
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+  va_end(ap);
+  if (n > 0)
+    jb_raw(b, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
+}
+
+/* Length of the valid UTF-8 sequence at s, or 0 when s does not start one
+ * (stray continuation byte, overlong form, surrogate, beyond U+10FFFF, or
+ * cut short by the end of the string). Reads no further than the first
+ * byte that fails, so the terminating NUL is never passed. */
+static int utf8_len(const unsigned char *s, size_t left) {
+  unsigned c = s[0];
+  if (c < 0x80)
+    return 1;
+  if (c < 0xC2 || c > 0xF4)
+    return 0;
+  int n = c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
+  if ((size_t)n > left)
+    return 0;
+  for (int i = 1; i < n; i++)
+    if ((s[i] & 0xC0) != 0x80)
+      return 0;
+  if ((c == 0xE0 && s[1] < 0xA0) || (c == 0xF0 && s[1] < 0x90) || /* overlong */
+      (c == 0xED && s[1] >= 0xA0) ||                                /* surrogate half */
+      (c == 0xF4 && s[1] >= 0x90))                                  /* > U+10FFFF */
+    return 0;
+  return n;
+}
+
+/* A JSON string: quotes and backslashes escaped, control characters as
+ * their short escape or \u00XX, and each byte that is not part of valid
+ * UTF-8 as U+FFFD, so the document always parses (task names and file
+ * names are arbitrary bytes; a name cut at 31 bytes can split a character). */
+static void put_strn(jbuf *out, const char *str, size_t len) {
+  const unsigned char *s = (const unsigned char *)str;
+  jb_putc(out, '"');
+  for (size_t i = 0; i < len;) {
+    unsigned c = s[i];
+    if (c == '"' || c == '\\') {
+      jb_putc(out, '\\');
+      jb_putc(out, (char)c);
+      i++;
+      continue;
+    }
+    if (c < 0x20) {
+      switch (c) {
+      case '\n': jb_puts(out, "\\n"); break;
+      case '\r': jb_puts(out, "\\r"); break;
+      case '\t': jb_puts(out, "\\t"); break;
+      case '\b': jb_puts(out, "\\b"); break;
+      case '\f': jb_puts(out, "\\f"); break;
+      default: jb_printf(out, "\\u%04x", c); break;
+      }
+      i++;
+      continue;
+    }
+    int n = utf8_len(s + i, len - i);
+    if (n == 0) {
+      jb_puts(out, "\\ufffd");
+      i++;
+      continue;
+    }
+    jb_raw(out, s + i, (size_t)n);
+    i += (size_t)n;
+  }
+  jb_putc(out, '"');
+}
+
+/* A string, or null for NULL (and for "" when empty_is_null). */
+static void put_str(jbuf *out, const char *s, bool empty_is_null) {
+  if (!s || (empty_is_null && !s[0]))
+    jb_puts(out, "null");
+  else
+    put_strn(out, s, strlen(s));
+}
+
+/* What kind of object a wait reason waits on, from Go's words for it. */
+static const char *wait_kind(const char *reason) {
+  static const struct {
+    const char *prefix, *kind;
+  } kinds[] = {
+      {"chan ", "chan"},
+      {"select", "select"},
+      {"sync.Mutex.", "mutex"},
+      {"sync.RWMutex.", "rwmutex"},
+      {"sync.Cond.", "cond"},
+      {"sync.WaitGroup.", "waitgroup"},
+      {"semacquire", "sema"},
+      {"sleep", "sleep"},
+      {"syscall", "syscall"},
+      {"IO wait", "io"},
+  };
+  for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
+    if (strncmp(reason, kinds[i].prefix, strlen(kinds[i].prefix)) == 0)
+      return kinds[i].kind;
+  return "other";
+}
+
+static void put_waiting_on(jbuf *out, const tt_taskrec *r) {
+  if (r->info.state != TT_TASK_WAITING) {
+    jb_puts(out, "null");
+    return;
+  }
+  jb_puts(out, "{\"kind\":");
+  put_str(out, wait_kind(r->info.wait_reason ? r->info.wait_reason : ""), false);
+  if (r->wait_obj)
+    jb_printf(out, ",\"addr\":\"0x%" PRIxPTR "\"", (uintptr_t)r->wait_obj);
+  else
+    jb_puts(out, ",\"addr\":null");
+  jb_puts(out, ",\"made_at\":");
+  if (r->wait_file && r->wait_file[0]) {
+    char buf[512];
+    snprintf(buf, sizeof buf, "%s:%d", r->wait_file, r->wait_line);
+    put_str(out, buf, false);
+  } else {
+    jb_puts(out, "null");
+  }
+  jb_putc(out, '}');
+}
+
+static void put_frames(jbuf *out, const tt_snapshot *s, const tt_taskrec *r, tt_frame *fr) {
+  int n = 0;
+  if (r->stack == TT_SNAP_STACK_OK && r->npcs > 0 && fr)
+    n = tt__snapshot_frames(s, r, fr, MAX_FRAMES);
+  jb_putc(out, '[');
+  for (int i = 0; i < n; i++) {
+    const tt_frame *f = &fr[i];
+    jb_puts(out, i ? ",{\"func\":" : "{\"func\":");
+    put_str(out, f->func && strcmp(f->func, "?") != 0 ? f->func : NULL, true);
+    jb_puts(out, ",\"file\":");
+    put_str(out, f->file, true);
+    if (f->line > 0)
+      jb_printf(out, ",\"line\":%d", f->line);
+    else
+      jb_puts(out, ",\"line\":null");
+    jb_printf(out, ",\"pc\":\"0x%" PRIxPTR "\"}", f->pc);
+  }
+  jb_putc(out, ']');
+}
+
+static const char *stack_status(const tt_taskrec *r) {
+  switch (r->stack) {
+  case TT_SNAP_STACK_OK: return "ok";
+  case TT_SNAP_STACK_RUNNING: return "running";
+  default: return "none";
+  }
+}
+
+static void put_task(jbuf *out, const tt_snapshot *s, const tt_taskrec *r, tt_frame *fr) {
+  const tt_task_info *ti = &r->info;
+  jb_printf(out, "{\"id\":%" PRId64, ti->id);
+  if (ti->parent_id > 0)
+    jb_printf(out, ",\"parent\":%" PRId64, ti->parent_id);
+  else
+    jb_puts(out, ",\"parent\":null");
+  jb_puts(out, ",\"name\":");
+  if (ti->name[0])
+    put_strn(out, ti->name, strnlen(ti->name, sizeof ti->name));
+  else
+    jb_puts(out, "null");
+  jb_puts(out, ",\"state\":");
+  put_str(out, ti->state_name, false);
+  bool waiting = ti->state == TT_TASK_WAITING;
+  jb_puts(out, ",\"wait_reason\":");
+  put_str(out, waiting ? ti->wait_reason : NULL, true);
+  /* wait_since and created come from a coarse clock that can lag the
+   * snapshot's clock by a tick: never report a negative duration. */
+  if (waiting && ti->wait_since > 0)
+    jb_printf(out, ",\"wait_ns\":%" PRId64,
+            s->now > ti->wait_since ? s->now - ti->wait_since : (int64_t)0);
+  else
+    jb_puts(out, ",\"wait_ns\":null");
+  jb_printf(out, ",\"created_ns_ago\":%" PRId64,
+          s->now > ti->created ? s->now - ti->created : (int64_t)0);
+  jb_puts(out, ",\"entry\":");
+  put_str(out, ti->entry, true);
+  jb_puts(out, ",\"spawn\":{\"func\":");
+  put_str(out, ti->spawn_func, true);
+  jb_puts(out, ",\"file\":");
+  put_str(out, ti->spawn_file, true);
+  if (ti->spawn_line > 0)
+    jb_printf(out, ",\"line\":%d}", ti->spawn_line);
+  else
+    jb_puts(out, ",\"line\":null}");
+  if (ti->worker >= 0)
+    jb_printf(out, ",\"worker\":%d", ti->worker);
+  else
+    jb_puts(out, ",\"worker\":null");
+  jb_printf(out, ",\"stack_bytes\":%zu", ti->stack_size);
+  jb_puts(out, ",\"self\":");
+  jb_puts(out, r->self ? "true" : "false");
+  jb_puts(out, ",\"waiting_on\":");
+  put_waiting_on(out, r);
+  jb_puts(out, ",\"stack_status\":");
+  put_str(out, stack_status(r), false);
+  jb_puts(out, ",\"frames\":");
+  put_frames(out, s, r, fr);
+  jb_putc(out, '}');
+}
+
+int tt__export_json(FILE *out, const tt_snapshot *s) {
+  if (!out || !s)
+    return TT_EINVAL;
+  /* On the heap: the caller may be a task with a small stack. */
+  tt_frame *fr = malloc(MAX_FRAMES * sizeof *fr);
+  if (!fr)
+    return TT_ENOMEM;
+  jbuf b = {0};
+  jb_printf(&b, "{\"taken_at_ns\":%" PRId64 ",\"total\":%zu,\"tasks\":[", s->wall_now,
+            s->ntasks);
+  for (size_t i = 0; i < s->ntasks && !b.oom; i++) {
+    jb_puts(&b, i ? ",\n" : "\n");
+    put_task(&b, s, &s->tasks[i], fr);
+    fwrite(b.p, 1, b.len, out);
+    b.len = 0;
+  }
+  jb_puts(&b, "\n]}\n");
+  int rc = b.oom ? TT_ENOMEM : 0;
+  if (!b.oom)
+    fwrite(b.p, 1, b.len, out);
+  fflush(out);
+  free(b.p);
+  free(fr);
+  return rc == 0 && ferror(out) ? TT_EINVAL : rc;
+}
