@@ -79,7 +79,7 @@ demo: configure
 # ---- Tests -------------------------------------------------------------------
 
 test:
-	@bash $(DEPS) test
+	@bash $(DEPS) test go
 	$(MAKE) --no-print-directory test-build
 	$(MAKE) --no-print-directory test-asan
 	$(MAKE) --no-print-directory test-tsan
