@@ -224,8 +224,10 @@ static inline int wait_for_partner(tt_worker *wk, tt_chan *c, tt_waitq *q, void 
   bool pinned = deadline != TT_NO_DEADLINE;
   tt__chan_enqueue(c, q, &w, pinned);
   park1 p = {c, &op};
-  __atomic_store_n(&wk->current->wait_line, c->line, __ATOMIC_RELAXED);
-  __atomic_store_n(&wk->current->wait_file, c->file, __ATOMIC_RELAXED);
+  if (TT_BOOKKEEPING) {
+    __atomic_store_n(&wk->current->wait_line, c->line, __ATOMIC_RELAXED);
+    __atomic_store_n(&wk->current->wait_file, c->file, __ATOMIC_RELAXED);
+  }
   tt__park_on(wk, send ? TT_WAIT_CHAN_SEND : TT_WAIT_CHAN_RECV, c, park1_commit, &p);
   return finish_wait(c, q, &w, &op, pinned, send);
 }

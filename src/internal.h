@@ -158,6 +158,16 @@ struct tt_task {
   char name[32];
 };
 
+/* Leak bookkeeping (spawn sites, wait records, task lists, the counters
+ * stack walks rely on) is always on. A bench-only build configured with
+ * -DTT_NO_BOOKKEEPING=ON compiles it out, so scripts/bench.sh can show what
+ * it costs; nothing else may turn it off. */
+#ifdef TT_NO_BOOKKEEPING
+#define TT_BOOKKEEPING 0
+#else
+#define TT_BOOKKEEPING 1
+#endif
+
 /* ---- Run queue -------------------------------------------------------- */
 
 #define TT_RUNQ_SIZE 256
@@ -243,6 +253,7 @@ typedef struct tt_runtime {
   _Alignas(TT_CACHELINE) _Atomic int64_t next_id;
   _Atomic uint64_t generation;  /* bumped by every tt_init and tt_shutdown */
   _Atomic int foreign_spawners; /* plain threads inside tt_go right now */
+  _Atomic int walkers;          /* task-list walks in progress (introspect.c) */
   tt_tasklist foreign_tasks;    /* spawned from plain threads */
 } tt_runtime;
 

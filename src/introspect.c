@@ -113,10 +113,17 @@ static bool walk_list(tt_tasklist *l, tt__walker *wk) {
 }
 
 bool tt__tasks_walk(tt__walker *wk) {
-  for (int i = 0; i < tt__rt.nworkers; i++)
-    if (!walk_list(&tt__rt.workers[i]->tasks, wk))
-      return false;
-  return walk_list(&tt__rt.foreign_tasks, wk);
+  /* Announce the walk before looking at the state, as spawners do:
+   * tt_shutdown waits for walks in progress before freeing the lists, and
+   * once it has begun no new walk starts. */
+  atomic_fetch_add(&tt__rt.walkers, 1);
+  bool go_on = atomic_load(&tt__rt.state) == TT_RT_RUNNING;
+  for (int i = 0; go_on && i < tt__rt.nworkers; i++)
+    go_on = walk_list(&tt__rt.workers[i]->tasks, wk);
+  if (go_on)
+    go_on = walk_list(&tt__rt.foreign_tasks, wk);
+  atomic_fetch_sub(&tt__rt.walkers, 1);
+  return go_on;
 }
 
 typedef struct foreach_walker {

@@ -210,7 +210,9 @@ int tt_shutdown(void) {
   }
   atomic_store(&tt__rt.state, TT_RT_STOPPING);
   tt__monitor_shutdown(); /* it reads the workers we are about to free */
-  while (atomic_load(&tt__rt.foreign_spawners) > 0)
+  /* Plain threads may be spawning or walking the task lists (a dump, the
+   * monitor): both look at what we are about to free. */
+  while (atomic_load(&tt__rt.foreign_spawners) > 0 || atomic_load(&tt__rt.walkers) > 0)
     sched_yield();
   tt__wake_all_idle();
   for (int i = 0; i < tt__rt.nworkers; i++)

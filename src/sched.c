@@ -102,10 +102,13 @@ static void mark_running(tt_worker *w, tt_task *t) {
   /* Single writer (this worker); release orders it before the task's own
    * stores, so a stack walker's recheck sees it whenever it could have seen
    * the stack change. */
-  atomic_store_explicit(&t->resumes, atomic_load_explicit(&t->resumes, memory_order_relaxed) + 1,
-                        memory_order_release);
-  atomic_store_explicit(&w->switches, atomic_load_explicit(&w->switches, memory_order_relaxed) + 1,
-                        memory_order_relaxed);
+  if (TT_BOOKKEEPING) {
+    atomic_store_explicit(&t->resumes, atomic_load_explicit(&t->resumes, memory_order_relaxed) + 1,
+                          memory_order_release);
+    atomic_store_explicit(&w->switches,
+                          atomic_load_explicit(&w->switches, memory_order_relaxed) + 1,
+                          memory_order_relaxed);
+  }
   atomic_store_explicit(&t->state, TT_ST_RUNNING, memory_order_relaxed);
   atomic_store_explicit(&t->worker, w->id, memory_order_relaxed);
 }
@@ -375,11 +378,15 @@ void tt__park_on(tt_worker *w, tt_wait_reason why, void *wait_obj, void (*unlock
   tt_task *t = w->current;
   /* Stack walks of a parked task start in our caller, so every park looks
    * the same whichever way switch_out goes (and dumps group them). */
-  __atomic_store_n(&t->park_fp, __builtin_frame_address(0), __ATOMIC_RELAXED);
-  /* Relaxed atomics: snapshots read these from other threads. */
-  __atomic_store_n(&t->wait_obj, wait_obj, __ATOMIC_RELAXED);
-  atomic_store_explicit(&t->wait_since, tt__coarse_now(), memory_order_relaxed);
-  atomic_store_explicit(&t->wait_reason, (uint8_t)why, memory_order_relaxed);
+  if (TT_BOOKKEEPING) {
+    __atomic_store_n(&t->park_fp, __builtin_frame_address(0), __ATOMIC_RELAXED);
+    /* Relaxed atomics: snapshots read these from other threads. */
+    __atomic_store_n(&t->wait_obj, wait_obj, __ATOMIC_RELAXED);
+    atomic_store_explicit(&t->wait_since, tt__coarse_now(), memory_order_relaxed);
+    atomic_store_explicit(&t->wait_reason, (uint8_t)why, memory_order_relaxed);
+  } else {
+    (void)why, (void)wait_obj;
+  }
   atomic_store_explicit(&t->state, TT_ST_WAITING, memory_order_relaxed);
   w->after_fn = unlock;
   w->after_arg = arg;
@@ -395,9 +402,11 @@ void tt__spin_unlock_cb(void *lock) { tt_spin_unlock((tt_spinlock *)lock); }
 void tt__ready(tt_task *t) { tt__ready_on(tt__worker(), t); }
 
 void tt__ready_on(tt_worker *w, tt_task *t) {
-  atomic_store_explicit(&t->wait_reason, TT_WAIT_NONE, memory_order_relaxed);
-  __atomic_store_n(&t->wait_obj, NULL, __ATOMIC_RELAXED);
-  __atomic_store_n(&t->wait_file, NULL, __ATOMIC_RELAXED);
+  if (TT_BOOKKEEPING) {
+    atomic_store_explicit(&t->wait_reason, TT_WAIT_NONE, memory_order_relaxed);
+    __atomic_store_n(&t->wait_obj, NULL, __ATOMIC_RELAXED);
+    __atomic_store_n(&t->wait_file, NULL, __ATOMIC_RELAXED);
+  }
   atomic_store_explicit(&t->state, TT_ST_RUNNABLE, memory_order_release);
   if (!w) {
     tt__gq_put(t);

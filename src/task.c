@@ -38,7 +38,8 @@ static void list_unlink(tt_listnode *n) {
 static void task_entry(void *arg) {
   tt__task_landed();
   tt_task *t = arg;
-  __atomic_store_n(&t->base_fp, __builtin_frame_address(0), __ATOMIC_RELAXED);
+  if (TT_BOOKKEEPING)
+    __atomic_store_n(&t->base_fp, __builtin_frame_address(0), __ATOMIC_RELAXED);
   t->fn(t->arg);
   if (t->exit_wg)
     tt_wg_done(t->exit_wg);
@@ -92,13 +93,17 @@ static int64_t spawn(tt_worker *w, uintptr_t pc, tt_fn fn, void *arg, const tt_s
   t->parent_id = parent ? parent->id : 0;
   t->fn = fn;
   t->arg = arg;
-  t->entry = entry;
-  t->file = file;
-  t->line = line;
-  t->func = func;
-  t->created = tt__coarse_now();
-  t->spawn_pc = pc;
-  t->scope = parent ? parent->scope : tt__thread_scope;
+  if (TT_BOOKKEEPING) {
+    t->entry = entry;
+    t->file = file;
+    t->line = line;
+    t->func = func;
+    t->created = tt__coarse_now();
+    t->spawn_pc = pc;
+    t->scope = parent ? parent->scope : tt__thread_scope;
+  } else {
+    (void)entry, (void)file, (void)line, (void)func, (void)pc;
+  }
   t->exit_wg = exit_wg;
   atomic_store_explicit(&t->worker, -1, memory_order_relaxed);
   atomic_store_explicit(&t->state, TT_ST_RUNNABLE, memory_order_relaxed);
@@ -112,12 +117,16 @@ static int64_t spawn(tt_worker *w, uintptr_t pc, tt_fn fn, void *arg, const tt_s
 #endif
   tt_tasklist *l = w ? &w->tasks : &tt__rt.foreign_tasks;
   t->list = l;
-  tt_spin_lock(&l->lock);
-  list_insert_tail(l, &t->node);
-  /* The count changes only under the lock; readers load it lock-free. */
-  atomic_store_explicit(&l->count, atomic_load_explicit(&l->count, memory_order_relaxed) + 1,
-                        memory_order_relaxed);
-  tt_spin_unlock(&l->lock);
+  if (TT_BOOKKEEPING) {
+    tt_spin_lock(&l->lock);
+    list_insert_tail(l, &t->node);
+    /* The count changes only under the lock; readers load it lock-free. */
+    atomic_store_explicit(&l->count, atomic_load_explicit(&l->count, memory_order_relaxed) + 1,
+                          memory_order_relaxed);
+    tt_spin_unlock(&l->lock);
+  } else {
+    atomic_fetch_add_explicit(&l->count, 1, memory_order_relaxed);
+  }
   int64_t id = t->id; /* t may run and exit before we look at it again */
   if (parent)
     tt__run_child_first(t);
@@ -135,11 +144,15 @@ int64_t tt__spawn(tt_fn fn, void *arg, const tt_spawn_opts *opts, const char *en
 /* On the scheduler stack of the worker that ran the exiting task. */
 void tt__task_free(tt_worker *w, tt_task *t) {
   tt_tasklist *l = t->list;
-  tt_spin_lock(&l->lock);
-  list_unlink(&t->node);
-  atomic_store_explicit(&l->count, atomic_load_explicit(&l->count, memory_order_relaxed) - 1,
-                        memory_order_relaxed);
-  tt_spin_unlock(&l->lock);
+  if (TT_BOOKKEEPING) {
+    tt_spin_lock(&l->lock);
+    list_unlink(&t->node);
+    atomic_store_explicit(&l->count, atomic_load_explicit(&l->count, memory_order_relaxed) - 1,
+                          memory_order_relaxed);
+    tt_spin_unlock(&l->lock);
+  } else {
+    atomic_fetch_sub_explicit(&l->count, 1, memory_order_relaxed);
+  }
 #ifdef TT_TSAN
   __tsan_destroy_fiber(t->tsan_fiber);
 #endif

@@ -360,6 +360,13 @@ static char *slurp(const char *path) {
 
 __attribute__((noinline)) static void check_signal_dump(void) {
   NOTE("dump on a signal");
+  if (TT_TEST_TSAN) {
+    /* TSan holds an asynchronous signal until the thread it landed on
+     * passes through one of its interceptors, and a worker parked in a raw
+     * futex wait never does: the delivery is tested in the other builds. */
+    NOTE("skipped under TSan");
+    return;
+  }
   char path[] = "/tmp/tt_gotext_sigXXXXXX";
   int fd = mkstemp(path);
   CHECK(fd >= 0);
@@ -484,6 +491,8 @@ static void env_child_main(void *arg) {
 
 static void check_env_arming(void) {
   NOTE("TT_DUMP_SIGNAL in the environment");
+  if (TT_TEST_TSAN)
+    return; /* see check_signal_dump */
   char path[] = "/tmp/tt_gotext_envXXXXXX";
   int fd = mkstemp(path);
   close(fd);
