@@ -160,6 +160,18 @@ static int leak_patterns(void) {
       failed++;
     }
   }
+  printf("\n== the same leaks caught the moment they become certain (examples/leakcheck.c) ==\n");
+  fflush(stdout);
+  char path[4200];
+  snprintf(path, sizeof path, "%s/leakcheck", dir);
+  pid_t pid;
+  char *argv[] = {path, NULL};
+  int status = 0;
+  if (posix_spawn(&pid, path, NULL, NULL, argv, environ) != 0 || waitpid(pid, &status, 0) != pid ||
+      !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    printf("leakcheck: FAILED\n");
+    failed++;
+  }
   return failed;
 }
 

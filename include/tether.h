@@ -594,6 +594,31 @@ void tt_verify_report_free(tt_verify_report *r);
  * own return value. */
 int tt_verify_main(int (*tests)(void *arg), void *arg, const tt_verify_opts *opts);
 
+/* ---- Definite leaks ------------------------------------------------------ *
+ * A task is leaked when no condition exists under which it runs again. The
+ * runtime finds such tasks the moment that becomes certain: when the last
+ * reference to a channel is dropped (tt_chan_unref) while tasks wait on it
+ * alone and without a deadline (nobody may use a channel after its last
+ * reference is gone, so nobody can ever complete those waits), and when a
+ * task waits without a deadline on a nil channel or on a select with no
+ * case that can be ready. Each leak is recorded with the blocked task's
+ * stack and the stack that made it certain, classified in the words of the
+ * seed's patterns, and marked "(leaked)" in debug=2 dumps. There are no
+ * false positives: a channel still referenced from anywhere (another task,
+ * a plain thread, a global) keeps its waiters alive.
+ */
+typedef enum tt_leak_mode {
+  TT_LEAK_RECORD = 0,  /* keep for tt_leak_report (default) */
+  TT_LEAK_REPORT = 1,  /* ...and print to stderr at once */
+  TT_LEAK_ABORT = 2,   /* ...print and abort(), like a sanitizer */
+  TT_LEAK_RECOVER = 3, /* ...print, and fail the blocking call with TT_ELEAKED */
+} tt_leak_mode;
+/* Also read from TT_LEAKCHECK=record|report|abort|recover on first use.
+ * Returns the previous mode or TT_EINVAL. */
+int tt_leak_set_mode(tt_leak_mode mode);
+int64_t tt_leak_count(void);   /* leaks found since the process started */
+int tt_leak_report(FILE *out); /* each with its class and both stacks */
+
 /* ---- Internal entry points used by the macros above ------------------- */
 
 int64_t tt__spawn(tt_fn fn, void *arg, const tt_spawn_opts *opts, const char *entry,

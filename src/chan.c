@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "chan.h"
+#include "leak.h"
 
 #define MAX_ELEM (64u << 10)
 
@@ -121,13 +122,24 @@ int tt_chan_unref(tt_chan *c) {
   tt_spin_lock(&c->lock);
   tt__chan_forget_stale(c);
   c->orphaned = true;
+  /* Tasks queued without a deadline on c alone now wait on a channel
+   * nobody can reach: they are leaked (leak.c records them), and unless
+   * they are recovered the channel stays with them. */
+  tt_task *wake = NULL;
+  bool leaked = (c->recvq.first || c->sendq.first) && tt__leak_chan_orphaned(c, &wake);
   bool now = should_free_locked(c);
   tt_spin_unlock(&c->lock);
   /* Otherwise a pinned operation frees it when it leaves (select.c and the
-   * deadline path below). Tasks queued without a pin wait on a channel
-   * nobody can reach: they are leaked, and the channel stays with them. */
+   * deadline path below). */
   if (now)
     tt__chan_free(c);
+  if (leaked)
+    tt__leak_flush();
+  while (wake) { /* recovered: their calls return TT_ELEAKED */
+    tt_task *next = wake->next;
+    tt__ready(wake);
+    wake = next;
+  }
   return 0;
 }
 
@@ -186,6 +198,11 @@ static void park1_commit(void *arg) {
  * deadline (pinned) touches the channel again. */
 static inline int finish_wait(tt_chan *c, tt_waitq *q, tt_waiter *w, tt_opstate *op, bool pinned,
                               bool send) {
+  if (op->fired == TT_FIRED_LEAKED) {
+    /* Recovered: c may be gone already (the op was not pinned). */
+    atomic_store_explicit(&op->task->leaked, 0, memory_order_relaxed);
+    return TT_ELEAKED;
+  }
   /* A send woken by close is a misuse: report it while c surely exists. */
   if (send && op->fired >= 0 && !w->success)
     tt__chan_misuse(c, "send on closed channel", TT_ECLOSED);
@@ -240,6 +257,8 @@ static int chan_send(tt_chan *c, const void *elem, int64_t deadline, bool block)
   if (!c) {
     if (!block)
       return TT_EAGAIN;
+    if (deadline == TT_NO_DEADLINE && tt__leak_self(TT_LEAK_NIL_CHANNEL, TT_WAIT_CHAN_SEND_NIL))
+      return TT_ELEAKED;
     return tt__park_until(TT_WAIT_CHAN_SEND_NIL, deadline);
   }
   if (!chan_ok(c))
@@ -274,6 +293,8 @@ static int chan_recv(tt_chan *c, void *out, int64_t deadline, bool block) {
   if (!c) {
     if (!block)
       return TT_EAGAIN;
+    if (deadline == TT_NO_DEADLINE && tt__leak_self(TT_LEAK_NIL_CHANNEL, TT_WAIT_CHAN_RECV_NIL))
+      return TT_ELEAKED;
     return tt__park_until(TT_WAIT_CHAN_RECV_NIL, deadline);
   }
   if (!chan_ok(c))

@@ -51,6 +51,9 @@ static void put_header(FILE *out, const tt_snapshot *s, const tt_taskrec *r) {
   fprintf(out, "goroutine %lld [", (long long)i->id);
   if (i->state == TT_TASK_WAITING) {
     fputs(i->wait_reason[0] ? i->wait_reason : "waiting", out);
+    /* Go 1.26's mark for a goroutine its leak detector proved stuck. */
+    if (r->leaked)
+      fputs(" (leaked)", out);
     int64_t minutes = tt__wait_minutes(s, r);
     if (minutes > 0)
       fprintf(out, ", %lld minutes", (long long)minutes);

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "chan.h"
+#include "leak.h"
 
 #define SMALL_SELECT 8
 
@@ -150,7 +151,11 @@ int tt__select_as(tt_case *cases, int n, int flags, int64_t deadline, tt_wait_re
     /* Nothing can ever be ready: wait for the deadline, or forever
      * ("select (no cases)" without cases, plain "select" when every case
      * is on a nil channel, as in Go). */
-    rc = block ? tt__park_until(n == 0 ? TT_WAIT_SELECT_NO_CASES : why, deadline) : TT_EAGAIN;
+    tt_wait_reason r = n == 0 ? TT_WAIT_SELECT_NO_CASES : why;
+    if (block && deadline == TT_NO_DEADLINE && tt__leak_self(TT_LEAK_EMPTY_SELECT, r))
+      rc = TT_ELEAKED;
+    else
+      rc = block ? tt__park_until(r, deadline) : TT_EAGAIN;
     goto out;
   }
 

@@ -32,6 +32,7 @@ static bool snap_take(tt__walker *wk, const tt_task *t) {
   r->spawn_pc = t->spawn_pc;
   r->entry_pc = (uintptr_t)t->fn + 1;
   r->self = t == sw->self;
+  r->leaked = atomic_load_explicit(&t->leaked, memory_order_relaxed);
   if (r->info.state == TT_TASK_WAITING) {
     r->wait_obj = __atomic_load_n(&t->wait_obj, __ATOMIC_RELAXED);
     r->wait_file = __atomic_load_n(&t->wait_file, __ATOMIC_RELAXED);

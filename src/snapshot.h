@@ -33,6 +33,7 @@ typedef struct tt_taskrec {
   uint32_t pc0, npcs; /* frames: snap->pcs[pc0 .. pc0 + npcs), innermost first */
   uint8_t stack;      /* TT_SNAP_STACK_* */
   bool self;          /* the task that took the snapshot */
+  uint8_t leaked;     /* TT_LEAK_* (leak.h) when it can never run again */
 } tt_taskrec;
 
 typedef struct tt_snapshot {

@@ -255,6 +255,7 @@ static tt_task *init_record(char *lo, size_t size, int kind) {
   t->tsan_fiber = NULL;
   t->name[0] = '\0';
   atomic_store_explicit(&t->wait_reason, TT_WAIT_NONE, memory_order_relaxed);
+  atomic_store_explicit(&t->leaked, 0, memory_order_relaxed);
   atomic_store_explicit(&t->wait_since, 0, memory_order_relaxed);
   t->stack_lo = lo;
   t->stack_size = size;

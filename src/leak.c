@@ -1,0 +1,315 @@
+/*
+ * Definite leaks, found the moment they become certain (see leak.h for the
+ * events), recorded with two stacks: the blocked task's, and the code that
+ * made the leak certain (the last tt_chan_unref). TT_LEAKCHECK (or
+ * tt_leak_mode) picks what happens then:
+ *   record   keep it for tt_leak_report / tt_leak_count, and the
+ *            "(leaked)" mark in dumps (the default);
+ *   report   also print it to stderr at once;
+ *   abort    print it and abort, like a sanitizer;
+ *   recover  print it, and make the leaked task's blocking call fail with
+ *            TT_ELEAKED so it can unwind, clean up and exit.
+ *
+ * Finding a leak happens under the channel's lock, so it only collects:
+ * return addresses and static strings. Symbolizing and printing wait for
+ * tt__leak_flush, after the lock is let go.
+ */
+#include <execinfo.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "chan.h"
+#include "leak.h"
+#include "snapshot.h"
+#include "stackwalk.h"
+
+#define LEAK_FRAMES 32
+
+typedef struct leak_record {
+  struct leak_record *next;
+  int cls;
+  bool recovered;
+  bool printed;
+  int64_t task_id, parent_id;
+  char name[32];
+  const char *entry, *spawn_file, *spawn_func;
+  int spawn_line;
+  tt_wait_reason why;
+  uintptr_t obj;
+  const char *obj_file;
+  int obj_line;
+  int64_t by_task; /* who made it certain: a task id, 0 for a plain thread */
+  int nwait, nby;
+  uintptr_t wait_pcs[LEAK_FRAMES], by_pcs[LEAK_FRAMES];
+} leak_record;
+
+static pthread_mutex_t leak_lock = PTHREAD_MUTEX_INITIALIZER;
+static leak_record *records, **records_tail = &records;
+static _Atomic int64_t leak_total;
+static _Atomic int leak_mode = -1; /* -1: not read from the environment yet */
+
+static const char *const class_names[TT_LEAK__COUNT] = {
+    [TT_LEAK_NONE] = "",
+    [TT_LEAK_ABANDONED_SENDER] = "abandoned sender (seed pattern 1): nobody can ever receive",
+    [TT_LEAK_ABANDONED_RECEIVER] =
+        "abandoned receiver (seed pattern 2): the channel is never closed or sent on",
+    [TT_LEAK_WORKER_POOL] =
+        "worker pool without shutdown (seed pattern 5): the jobs channel is never closed",
+    [TT_LEAK_NIL_CHANNEL] = "wait on a nil channel with no deadline",
+    [TT_LEAK_EMPTY_SELECT] = "select with no case that can ever be ready, and no deadline",
+};
+
+const char *tt__leak_class_name(int cls) {
+  return cls > 0 && cls < TT_LEAK__COUNT ? class_names[cls] : "";
+}
+
+static int mode_now(void) {
+  int m = atomic_load_explicit(&leak_mode, memory_order_relaxed);
+  if (m >= 0)
+    return m;
+  const char *env = getenv("TT_LEAKCHECK");
+  m = TT_LEAK_RECORD;
+  if (env && strcmp(env, "report") == 0)
+    m = TT_LEAK_REPORT;
+  else if (env && strcmp(env, "abort") == 0)
+    m = TT_LEAK_ABORT;
+  else if (env && strcmp(env, "recover") == 0)
+    m = TT_LEAK_RECOVER;
+  else if (env && *env && strcmp(env, "record") != 0)
+    fprintf(stderr,
+            "tether: TT_LEAKCHECK=%s is not record, report, abort or recover; "
+            "recording leaks only\n",
+            env);
+  int expect = -1;
+  atomic_compare_exchange_strong(&leak_mode, &expect, m);
+  return atomic_load(&leak_mode);
+}
+
+int tt_leak_set_mode(tt_leak_mode mode) {
+  if ((unsigned)mode > TT_LEAK_RECOVER)
+    return TT_EINVAL;
+  int old = mode_now();
+  atomic_store(&leak_mode, (int)mode);
+  return old;
+}
+
+bool tt__leak_recovering(void) { return mode_now() == TT_LEAK_RECOVER; }
+
+/* The stack of whoever is making the leak certain (the caller's caller). */
+static int own_stack(uintptr_t *pcs, int max) {
+  tt_task *self = tt__current();
+  if (self)
+    return tt__stack_walk_self(self, pcs, max);
+  void *raw[LEAK_FRAMES];
+  int n = backtrace(raw, max < LEAK_FRAMES ? max : LEAK_FRAMES);
+  for (int i = 0; i < n; i++)
+    pcs[i] = (uintptr_t)raw[i];
+  return n;
+}
+
+static leak_record *new_record(int cls, const tt_task *t, tt_wait_reason why, const void *obj,
+                               const char *obj_file, int obj_line) {
+  leak_record *r = calloc(1, sizeof *r);
+  if (!r)
+    return NULL;
+  r->cls = cls;
+  r->task_id = t->id;
+  r->parent_id = t->parent_id;
+  memcpy(r->name, t->name, sizeof r->name);
+  r->entry = t->entry;
+  r->spawn_file = t->file;
+  r->spawn_func = t->func;
+  r->spawn_line = t->line;
+  r->why = why;
+  r->obj = (uintptr_t)obj;
+  r->obj_file = obj_file;
+  r->obj_line = obj_line;
+  r->by_task = tt_self();
+  r->nby = own_stack(r->by_pcs, LEAK_FRAMES);
+  return r;
+}
+
+static void publish(leak_record *r) {
+  pthread_mutex_lock(&leak_lock);
+  *records_tail = r;
+  records_tail = &r->next;
+  pthread_mutex_unlock(&leak_lock);
+  atomic_fetch_add(&leak_total, 1);
+}
+
+/* Under c's lock. A waiter counts when it is the whole of its task's
+ * operation (the task parked on c itself, not in a select) and has no
+ * deadline: then only c can ever complete it. */
+static bool endless_on(const tt_chan *c, const tt_waiter *w) {
+  if (atomic_load_explicit(&w->op->done, memory_order_acquire) != 0 ||
+      w->op->deadline != TT_NO_DEADLINE)
+    return false;
+  const tt_task *t = w->op->task;
+  return atomic_load_explicit(&t->state, memory_order_acquire) == TT_ST_WAITING &&
+         __atomic_load_n(&t->wait_obj, __ATOMIC_RELAXED) == (const void *)c;
+}
+
+bool tt__leak_chan_orphaned(tt_chan *c, tt_task **wake) {
+  if (!TT_BOOKKEEPING)
+    return false;
+  int receivers = 0;
+  for (tt_waiter *w = c->recvq.first; w; w = w->next)
+    receivers += endless_on(c, w);
+  bool recover = tt__leak_recovering(), any = false;
+  for (int q = 0; q < 2; q++) {
+    tt_waitq *queue = q == 0 ? &c->sendq : &c->recvq;
+    tt_waiter *next;
+    for (tt_waiter *w = queue->first; w; w = next) {
+      next = w->next;
+      if (!endless_on(c, w))
+        continue;
+      tt_task *t = w->op->task;
+      int cls = q == 0          ? TT_LEAK_ABANDONED_SENDER
+                : receivers > 1 ? TT_LEAK_WORKER_POOL
+                                : TT_LEAK_ABANDONED_RECEIVER;
+      atomic_store_explicit(&t->leaked, (uint8_t)cls, memory_order_relaxed);
+      leak_record *r =
+          new_record(cls, t, q == 0 ? TT_WAIT_CHAN_SEND : TT_WAIT_CHAN_RECV, c, c->file, c->line);
+      if (r) {
+        bool ran = false; /* cannot run: nobody but us can reach it now */
+        r->nwait = tt__stack_walk_parked(t, r->wait_pcs, LEAK_FRAMES, &ran);
+      }
+      if (recover) {
+        int expect = 0;
+        if (atomic_compare_exchange_strong(&w->op->done, &expect, 1)) {
+          tt__waitq_unlink(queue, w);
+          w->success = false;
+          w->op->fired = TT_FIRED_LEAKED;
+          t->next = *wake;
+          *wake = t;
+          if (r)
+            r->recovered = true;
+        }
+      }
+      if (r)
+        publish(r);
+      any = true;
+    }
+  }
+  return any;
+}
+
+int tt__leak_self(int cls, tt_wait_reason why) {
+  tt_task *t = tt__current();
+  if (!TT_BOOKKEEPING || !t)
+    return 0;
+  leak_record *r = new_record(cls, t, why, NULL, NULL, 0);
+  if (r) {
+    /* Its own stack is both: the wait is the code that made it certain. */
+    memcpy(r->wait_pcs, r->by_pcs, sizeof r->wait_pcs);
+    r->nwait = r->nby;
+    r->nby = 0;
+    r->recovered = tt__leak_recovering();
+    publish(r);
+  }
+  atomic_store_explicit(&t->leaked, (uint8_t)cls, memory_order_relaxed);
+  tt__leak_flush();
+  if (tt__leak_recovering()) {
+    atomic_store_explicit(&t->leaked, 0, memory_order_relaxed);
+    return TT_ELEAKED;
+  }
+  return 0;
+}
+
+/* ---- Reports ---------------------------------------------------------------- */
+
+static void print_frames(FILE *out, const uintptr_t *pcs, int n) {
+  tt_frame frames[LEAK_FRAMES];
+  int m = 0;
+  for (int i = 0; i < n && m < LEAK_FRAMES; i++)
+    tt__symbolize(pcs[i], &frames[m++]);
+  /* From the user's code that blocked (or dropped the handle) outward. */
+  for (int i = tt__first_user_frame(frames, m); i < m; i++)
+    fprintf(out, "      %s(...)\n\t%s:%d\n", frames[i].func,
+            frames[i].file[0] ? frames[i].file : "?", frames[i].line);
+}
+
+static void print_record(FILE *out, const leak_record *r) {
+  fprintf(out, "tether: leak: task %lld", (long long)r->task_id);
+  if (r->name[0])
+    fprintf(out, " \"%s\"", r->name);
+  fprintf(out, " (%s, spawned at %s:%d in %s) can never run again\n", r->entry ? r->entry : "?",
+          r->spawn_file ? r->spawn_file : "?", r->spawn_line, r->spawn_func ? r->spawn_func : "?");
+  fprintf(out, "  why: %s\n", tt__leak_class_name(r->cls));
+  if (r->obj) {
+    fprintf(out, "  it waits [%s] on chan %#llx made at %s:%d\n", tt__wait_reason_string(r->why),
+            (unsigned long long)r->obj, r->obj_file ? r->obj_file : "?", r->obj_line);
+    fprintf(out, "  the last reference to that channel was dropped by ");
+    if (r->by_task > 0)
+      fprintf(out, "task %lld", (long long)r->by_task);
+    else
+      fprintf(out, "a plain thread");
+    fprintf(out, "%s\n", r->by_task == r->task_id ? " (itself)" : "");
+  } else {
+    fprintf(out, "  it waits [%s] with no deadline\n", tt__wait_reason_string(r->why));
+  }
+  fprintf(out, "  blocked task's stack:\n");
+  print_frames(out, r->wait_pcs, r->nwait);
+  if (r->nby > 0) {
+    fprintf(out, "  where the leak became certain:\n");
+    print_frames(out, r->by_pcs, r->nby);
+  }
+  if (r->recovered)
+    fprintf(out, "  recovered: its blocking call returns TT_ELEAKED\n");
+}
+
+/* Records are never freed or changed once published (but for `printed`,
+ * under the lock), so they can be printed after the lock is let go: a
+ * symbol lookup from a task may park it, which must not happen under a
+ * thread mutex. */
+static leak_record **take_records(bool unprinted_only, size_t *n) {
+  pthread_mutex_lock(&leak_lock);
+  size_t count = 0;
+  for (leak_record *r = records; r; r = r->next)
+    count += !unprinted_only || !r->printed;
+  leak_record **list = malloc((count ? count : 1) * sizeof *list);
+  size_t k = 0;
+  for (leak_record *r = records; r && list; r = r->next)
+    if (!unprinted_only || !r->printed) {
+      r->printed = true;
+      list[k++] = r;
+    }
+  pthread_mutex_unlock(&leak_lock);
+  *n = k;
+  return list;
+}
+
+void tt__leak_flush(void) {
+  int mode = mode_now();
+  if (mode == TT_LEAK_RECORD)
+    return;
+  size_t n;
+  leak_record **list = take_records(true, &n);
+  for (size_t i = 0; i < n; i++)
+    print_record(stderr, list[i]);
+  free(list);
+  fflush(stderr);
+  if (mode == TT_LEAK_ABORT) {
+    fprintf(stderr, "tether: aborting (TT_LEAKCHECK=abort)\n");
+    abort();
+  }
+}
+
+int64_t tt_leak_count(void) { return atomic_load(&leak_total); }
+
+int tt_leak_report(FILE *out) {
+  if (!out)
+    return TT_EINVAL;
+  size_t n;
+  leak_record **list = take_records(false, &n);
+  if (!list)
+    return TT_ENOMEM;
+  for (size_t i = 0; i < n; i++)
+    print_record(out, list[i]);
+  free(list);
+  if (n == 0)
+    fprintf(out, "tether: no definite leaks found\n");
+  fflush(out);
+  return 0;
+}

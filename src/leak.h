@@ -1,0 +1,53 @@
+/*
+ * Definite leaks found at the moment they become certain (leak.c).
+ *
+ * The events that can make a wait endless are reported here by the
+ * primitives: the last reference to a channel dropped while tasks still
+ * wait on it without a deadline, and a wait on a nil channel or on a
+ * select with no case that has no deadline. Nothing else can ever wake
+ * such a task (using a channel after its last reference is gone is a
+ * use-after-free by the API's contract), so there are no false positives.
+ */
+#ifndef TT_LEAK_H
+#define TT_LEAK_H
+
+#include "wait.h"
+
+/* Why a task is leaked; 0 means it is not. */
+enum {
+  TT_LEAK_NONE = 0,
+  TT_LEAK_ABANDONED_SENDER,   /* seed pattern 1 */
+  TT_LEAK_ABANDONED_RECEIVER, /* seed pattern 2: the channel is never closed */
+  TT_LEAK_WORKER_POOL,        /* seed pattern 5: several receivers, no shutdown */
+  TT_LEAK_NIL_CHANNEL,        /* send or receive on a nil channel, no deadline */
+  TT_LEAK_EMPTY_SELECT,       /* select with no case that can ever be ready */
+  TT_LEAK__COUNT
+};
+
+/* opstate.fired of an operation ended by recovery: it returns TT_ELEAKED. */
+#define TT_FIRED_LEAKED (-3)
+
+/* Is TT_LEAKCHECK (or tt_leak_set_mode) asking for recovery? */
+bool tt__leak_recovering(void);
+
+/* tt_chan_unref dropped the last reference: c is locked and orphaned. Each
+ * task waiting on c alone with no deadline is leaked; they are recorded
+ * (with both stacks), and in recover mode claimed and returned in *wake
+ * (linked through ->next) for the caller to ready after unlocking, their
+ * call failing with TT_ELEAKED. Returns whether any leak was recorded, so
+ * the caller reports after unlocking (tt__leak_flush). */
+bool tt__leak_chan_orphaned(tt_chan *c, tt_task **wake);
+
+/* The calling task is about to wait forever (nil channel, empty select).
+ * Records the leak; returns TT_ELEAKED in recover mode (the caller returns
+ * it instead of parking), else 0 (the caller parks). */
+int tt__leak_self(int cls, tt_wait_reason why);
+
+/* Print (and in abort mode abort on) what was recorded since the last
+ * flush. Call with no lock held: symbolizing may block. */
+void tt__leak_flush(void);
+
+/* The class of a task for dumps (0 when not leaked), and class names. */
+const char *tt__leak_class_name(int cls);
+
+#endif
