@@ -37,6 +37,7 @@ static struct {
 
 static void *helper_main(void *unused) {
   (void)unused;
+  tt__thread_known(true); /* the task it serves waits in "syscall" meanwhile */
   pthread_mutex_lock(&pool.mu);
   for (;;) {
     while (!pool.head && !pool.stop) {
@@ -67,6 +68,7 @@ out:
   pool.nhelpers--;
   pthread_cond_broadcast(&pool.quiet);
   pthread_mutex_unlock(&pool.mu);
+  tt__thread_known(false);
   return NULL;
 }
 

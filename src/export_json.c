@@ -7,8 +7,6 @@
  */
 #include "exports.h"
 
-#include <inttypes.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -54,14 +52,32 @@ static void jb_puts(jbuf *b, const char *s) { jb_raw(b, s, strlen(s)); }
 
 static void jb_putc(jbuf *b, char c) { jb_raw(b, &c, 1); }
 
-__attribute__((format(printf, 2, 3))) static void jb_printf(jbuf *b, const char *fmt, ...) {
-  char tmp[128]; /* numbers and addresses: always fits */
-  va_list ap;
-  va_start(ap, fmt);
-  int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
-  va_end(ap);
-  if (n > 0)
-    jb_raw(b, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
+/* Numbers are formatted by hand: the only formats here are decimal
+ * integers and hex addresses. */
+static void jb_i64(jbuf *b, int64_t v) {
+  char tmp[24], *p = tmp + sizeof tmp;
+  uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+  do {
+    *--p = (char)('0' + u % 10);
+    u /= 10;
+  } while (u);
+  if (v < 0)
+    *--p = '-';
+  jb_raw(b, p, (size_t)(tmp + sizeof tmp - p));
+}
+
+/* "0x..." in lower case, as a JSON string. */
+static void jb_addr(jbuf *b, uintptr_t v) {
+  char tmp[2 + 2 * sizeof v + 2], *p = tmp + sizeof tmp;
+  *--p = '"';
+  do {
+    *--p = "0123456789abcdef"[v & 15];
+    v >>= 4;
+  } while (v);
+  *--p = 'x';
+  *--p = '0';
+  *--p = '"';
+  jb_raw(b, p, (size_t)(tmp + sizeof tmp - p));
 }
 
 /* Length of the valid UTF-8 sequence at s, or 0 when s does not start one
@@ -81,8 +97,8 @@ static int utf8_len(const unsigned char *s, size_t left) {
     if ((s[i] & 0xC0) != 0x80)
       return 0;
   if ((c == 0xE0 && s[1] < 0xA0) || (c == 0xF0 && s[1] < 0x90) || /* overlong */
-      (c == 0xED && s[1] >= 0xA0) ||                                /* surrogate half */
-      (c == 0xF4 && s[1] >= 0x90))                                  /* > U+10FFFF */
+      (c == 0xED && s[1] >= 0xA0) ||                              /* surrogate half */
+      (c == 0xF4 && s[1] >= 0x90))                                /* > U+10FFFF */
     return 0;
   return n;
 }
@@ -91,10 +107,17 @@ static int utf8_len(const unsigned char *s, size_t left) {
  * their short escape or \u00XX, and each byte that is not part of valid
  * UTF-8 as U+FFFD, so the document always parses (task names and file
  * names are arbitrary bytes; a name cut at 31 bytes can split a character). */
-static void put_strn(jbuf *out, const char *str, size_t len) {
+static void put_escaped(jbuf *out, const char *str, size_t len) {
   const unsigned char *s = (const unsigned char *)str;
-  jb_putc(out, '"');
   for (size_t i = 0; i < len;) {
+    size_t run = i; /* plain ASCII goes out in one copy */
+    while (run < len && s[run] >= 0x20 && s[run] < 0x80 && s[run] != '"' && s[run] != '\\')
+      run++;
+    if (run > i) {
+      jb_raw(out, s + i, run - i);
+      i = run;
+      continue;
+    }
     unsigned c = s[i];
     if (c == '"' || c == '\\') {
       jb_putc(out, '\\');
@@ -109,7 +132,11 @@ static void put_strn(jbuf *out, const char *str, size_t len) {
       case '\t': jb_puts(out, "\\t"); break;
       case '\b': jb_puts(out, "\\b"); break;
       case '\f': jb_puts(out, "\\f"); break;
-      default: jb_printf(out, "\\u%04x", c); break;
+      default:
+        jb_puts(out, "\\u00");
+        jb_putc(out, "0123456789abcdef"[c >> 4]);
+        jb_putc(out, "0123456789abcdef"[c & 15]);
+        break;
       }
       i++;
       continue;
@@ -123,6 +150,11 @@ static void put_strn(jbuf *out, const char *str, size_t len) {
     jb_raw(out, s + i, (size_t)n);
     i += (size_t)n;
   }
+}
+
+static void put_strn(jbuf *out, const char *s, size_t len) {
+  jb_putc(out, '"');
+  put_escaped(out, s, len);
   jb_putc(out, '"');
 }
 
@@ -139,16 +171,11 @@ static const char *wait_kind(const char *reason) {
   static const struct {
     const char *prefix, *kind;
   } kinds[] = {
-      {"chan ", "chan"},
-      {"select", "select"},
-      {"sync.Mutex.", "mutex"},
-      {"sync.RWMutex.", "rwmutex"},
-      {"sync.Cond.", "cond"},
-      {"sync.WaitGroup.", "waitgroup"},
-      {"semacquire", "sema"},
-      {"sleep", "sleep"},
-      {"syscall", "syscall"},
-      {"IO wait", "io"},
+      {"chan ", "chan"},        {"select", "select"},
+      {"sync.Mutex.", "mutex"}, {"sync.RWMutex.", "rwmutex"},
+      {"sync.Cond.", "cond"},   {"sync.WaitGroup.", "waitgroup"},
+      {"semacquire", "sema"},   {"sleep", "sleep"},
+      {"syscall", "syscall"},   {"IO wait", "io"},
   };
   for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
     if (strncmp(reason, kinds[i].prefix, strlen(kinds[i].prefix)) == 0)
@@ -163,15 +190,18 @@ static void put_waiting_on(jbuf *out, const tt_taskrec *r) {
   }
   jb_puts(out, "{\"kind\":");
   put_str(out, wait_kind(r->info.wait_reason ? r->info.wait_reason : ""), false);
+  jb_puts(out, ",\"addr\":");
   if (r->wait_obj)
-    jb_printf(out, ",\"addr\":\"0x%" PRIxPTR "\"", (uintptr_t)r->wait_obj);
+    jb_addr(out, (uintptr_t)r->wait_obj);
   else
-    jb_puts(out, ",\"addr\":null");
+    jb_puts(out, "null");
   jb_puts(out, ",\"made_at\":");
-  if (r->wait_file && r->wait_file[0]) {
-    char buf[512];
-    snprintf(buf, sizeof buf, "%s:%d", r->wait_file, r->wait_line);
-    put_str(out, buf, false);
+  if (r->wait_file && r->wait_file[0]) { /* "file:line" */
+    jb_putc(out, '"');
+    put_escaped(out, r->wait_file, strlen(r->wait_file));
+    jb_putc(out, ':');
+    jb_i64(out, r->wait_line);
+    jb_putc(out, '"');
   } else {
     jb_puts(out, "null");
   }
@@ -189,11 +219,14 @@ static void put_frames(jbuf *out, const tt_snapshot *s, const tt_taskrec *r, tt_
     put_str(out, f->func && strcmp(f->func, "?") != 0 ? f->func : NULL, true);
     jb_puts(out, ",\"file\":");
     put_str(out, f->file, true);
+    jb_puts(out, ",\"line\":");
     if (f->line > 0)
-      jb_printf(out, ",\"line\":%d", f->line);
+      jb_i64(out, f->line);
     else
-      jb_puts(out, ",\"line\":null");
-    jb_printf(out, ",\"pc\":\"0x%" PRIxPTR "\"}", f->pc);
+      jb_puts(out, "null");
+    jb_puts(out, ",\"pc\":");
+    jb_addr(out, f->pc);
+    jb_putc(out, '}');
   }
   jb_putc(out, ']');
 }
@@ -208,11 +241,13 @@ static const char *stack_status(const tt_taskrec *r) {
 
 static void put_task(jbuf *out, const tt_snapshot *s, const tt_taskrec *r, tt_frame *fr) {
   const tt_task_info *ti = &r->info;
-  jb_printf(out, "{\"id\":%" PRId64, ti->id);
+  jb_puts(out, "{\"id\":");
+  jb_i64(out, ti->id);
+  jb_puts(out, ",\"parent\":");
   if (ti->parent_id > 0)
-    jb_printf(out, ",\"parent\":%" PRId64, ti->parent_id);
+    jb_i64(out, ti->parent_id);
   else
-    jb_puts(out, ",\"parent\":null");
+    jb_puts(out, "null");
   jb_puts(out, ",\"name\":");
   if (ti->name[0])
     put_strn(out, ti->name, strnlen(ti->name, sizeof ti->name));
@@ -225,28 +260,31 @@ static void put_task(jbuf *out, const tt_snapshot *s, const tt_taskrec *r, tt_fr
   put_str(out, waiting ? ti->wait_reason : NULL, true);
   /* wait_since and created come from a coarse clock that can lag the
    * snapshot's clock by a tick: never report a negative duration. */
+  jb_puts(out, ",\"wait_ns\":");
   if (waiting && ti->wait_since > 0)
-    jb_printf(out, ",\"wait_ns\":%" PRId64,
-            s->now > ti->wait_since ? s->now - ti->wait_since : (int64_t)0);
+    jb_i64(out, s->now > ti->wait_since ? s->now - ti->wait_since : 0);
   else
-    jb_puts(out, ",\"wait_ns\":null");
-  jb_printf(out, ",\"created_ns_ago\":%" PRId64,
-          s->now > ti->created ? s->now - ti->created : (int64_t)0);
+    jb_puts(out, "null");
+  jb_puts(out, ",\"created_ns_ago\":");
+  jb_i64(out, s->now > ti->created ? s->now - ti->created : 0);
   jb_puts(out, ",\"entry\":");
   put_str(out, ti->entry, true);
   jb_puts(out, ",\"spawn\":{\"func\":");
   put_str(out, ti->spawn_func, true);
   jb_puts(out, ",\"file\":");
   put_str(out, ti->spawn_file, true);
+  jb_puts(out, ",\"line\":");
   if (ti->spawn_line > 0)
-    jb_printf(out, ",\"line\":%d}", ti->spawn_line);
+    jb_i64(out, ti->spawn_line);
   else
-    jb_puts(out, ",\"line\":null}");
+    jb_puts(out, "null");
+  jb_puts(out, "},\"worker\":");
   if (ti->worker >= 0)
-    jb_printf(out, ",\"worker\":%d", ti->worker);
+    jb_i64(out, ti->worker);
   else
-    jb_puts(out, ",\"worker\":null");
-  jb_printf(out, ",\"stack_bytes\":%zu", ti->stack_size);
+    jb_puts(out, "null");
+  jb_puts(out, ",\"stack_bytes\":");
+  jb_i64(out, (int64_t)ti->stack_size);
   jb_puts(out, ",\"self\":");
   jb_puts(out, r->self ? "true" : "false");
   jb_puts(out, ",\"waiting_on\":");
@@ -262,12 +300,15 @@ int tt__export_json(FILE *out, const tt_snapshot *s) {
   if (!out || !s)
     return TT_EINVAL;
   /* On the heap: the caller may be a task with a small stack. */
-  tt_frame *fr = malloc(MAX_FRAMES * sizeof *fr);
+  tt_frame *fr = malloc((size_t)MAX_FRAMES * sizeof *fr);
   if (!fr)
     return TT_ENOMEM;
   jbuf b = {0};
-  jb_printf(&b, "{\"taken_at_ns\":%" PRId64 ",\"total\":%zu,\"tasks\":[", s->wall_now,
-            s->ntasks);
+  jb_puts(&b, "{\"taken_at_ns\":");
+  jb_i64(&b, s->wall_now);
+  jb_puts(&b, ",\"total\":");
+  jb_i64(&b, (int64_t)s->ntasks);
+  jb_puts(&b, ",\"tasks\":[");
   for (size_t i = 0; i < s->ntasks && !b.oom; i++) {
     jb_puts(&b, i ? ",\n" : "\n");
     put_task(&b, s, &s->tasks[i], fr);

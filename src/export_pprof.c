@@ -10,9 +10,10 @@
  *  - a location per distinct return address, at address pc - 1 (the call
  *    instruction, whose line is the one shown), with one line per function
  *    when the symbolizer expands inlined calls (frames sharing a pc);
- *  - a mapping per executable mapping of /proc/self/maps, with the GNU
- *    build id, has_functions etc. set when all its locations were resolved
- *    (so pprof does not try to re-symbolize them from the binary);
+ *  - a mapping per executable segment of each loaded object (Go reads them
+ *    from /proc/self/maps), with the GNU build id, and has_functions etc.
+ *    set when all its locations were resolved, so pprof does not try to
+ *    symbolize them again from the binary (it does for the others);
  *  - gzip around the whole message.
  * Beyond Go: each sample carries a label state=<wait reason or state>, so
  * `-tags` breaks tasks down by what they wait for; tasks with the same
@@ -30,10 +31,12 @@
 #include "protobuf.h"
 
 #include <elf.h>
-#include <inttypes.h>
+#include <limits.h>
 #include <link.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
+#include <unistd.h>
 
 #ifdef TT_HAVE_ZLIB
 #include <zlib.h>
@@ -111,8 +114,8 @@ static uint64_t mix64(uint64_t x) { /* splitmix64's finalizer */
   return x ^ (x >> 31);
 }
 
-static bool table_find(const table *t, uint64_t hash, table_eq eq, const void *ctx,
-                       const void *key, uint32_t *idx) {
+static bool table_find(const table *t, uint64_t hash, table_eq eq, const void *ctx, const void *key,
+                       uint32_t *idx) {
   if (!t->cap)
     return false;
   uint32_t h = (uint32_t)hash;
@@ -176,12 +179,21 @@ typedef struct locrec {
 } locrec;
 
 typedef struct samplerec {
-  size_t loc0;     /* into b->sloc */
-  uint32_t nlocs;  /* location ids, innermost first */
-  int64_t label;   /* string index of the state label's value */
-  int64_t count;   /* tasks with this stack and state */
-  int64_t first;   /* lowest task id among them: a stable tie-break */
+  size_t loc0;    /* into b->sloc */
+  uint32_t nlocs; /* location ids, innermost first */
+  int64_t label;  /* string index of the state label's value */
+  int64_t count;  /* tasks with this stack and state */
+  int64_t first;  /* lowest task id among them: a stable tie-break */
 } samplerec;
+
+/* Tasks grouped by return addresses and state before anything is
+ * symbolized: a leak is typically thousands of tasks on a few stacks, and
+ * this way each distinct stack is symbolized once. */
+typedef struct rawrec {
+  const tt_taskrec *r; /* the first (lowest id) task of the group */
+  int64_t label;
+  int64_t count;
+} rawrec;
 
 typedef struct maprec {
   uint64_t lo, hi, offset;
@@ -209,26 +221,30 @@ typedef struct builder {
   table samplemap;
   VEC(uint64_t) sloc;
   VEC(maprec) maps;
+  VEC(rawrec) raws;
+  table rawmap;
+  const tt_snapshot *snap;
   int64_t s_goroutine, s_count, s_state;
+  int64_t s_exe; /* the executable's path */
 } builder;
 
-/* Make room for one more element; false (and b->oom) when out of memory. */
-static bool grow(builder *b, void **v, size_t n, size_t *cap, size_t size) {
-  if (b->oom)
-    return false;
-  if (n < *cap)
-    return true;
+/* A vector's storage, doubled; on failure the old storage (still owned by
+ * the vector) and b->oom set. */
+static void *grow(builder *b, void *v, size_t *cap, size_t size) {
   size_t c = *cap ? *cap * 2 : 64;
-  void *p = realloc(*v, c * size);
+  void *p = realloc(v, c * size);
   if (!p) {
     b->oom = true;
-    return false;
+    return v;
   }
-  *v = p;
   *cap = c;
-  return true;
+  return p;
 }
-#define PUSH(b, vec) grow((b), (void **)&(vec).v, (vec).n, &(vec).cap, sizeof *(vec).v)
+
+/* Make room for one more element: false once out of memory. */
+#define PUSH(b, vec) \
+  (!(b)->oom && ((vec).n < (vec).cap || \
+                 ((vec).v = grow((b), (vec).v, &(vec).cap, sizeof *(vec).v), !(b)->oom)))
 
 static uint64_t hash_str(const char *s) {
   uint64_t h = 0xcbf29ce484222325ULL; /* FNV-1a */
@@ -307,54 +323,12 @@ static uint64_t function_by_name(builder *b, const char *name) {
 
 /* ---- mappings ----------------------------------------------------------------------- */
 
-/* The executable mappings of /proc/self/maps, as Go's readMapping takes
- * them: file-backed or named ([vdso]), " (deleted)" trimmed. Sorted by
- * address, as the kernel lists them. */
-static void read_mappings(builder *b) {
-  FILE *f = fopen("/proc/self/maps", "re");
-  if (!f)
-    return;
-  char *line = NULL;
-  size_t cap = 0;
-  while (getline(&line, &cap, f) > 0) {
-    unsigned long long lo, hi, off, inode;
-    char perm[8];
-    int path = 0;
-    if (sscanf(line, "%llx-%llx %7s %llx %*s %llu %n", &lo, &hi, perm, &off, &inode, &path) < 5)
-      continue;
-    if (strlen(perm) < 4 || perm[2] != 'x')
-      continue;
-    char *file = line + path;
-    size_t len = strcspn(file, "\n");
-    file[len] = '\0';
-    static const char deleted[] = " (deleted)";
-    if (len >= sizeof deleted - 1 && strcmp(file + len - (sizeof deleted - 1), deleted) == 0)
-      file[len - (sizeof deleted - 1)] = '\0';
-    if (inode == 0 && file[0] == '\0') /* anonymous executable memory */
-      continue;
-    if (!PUSH(b, b->maps))
-      break;
-    b->maps.v[b->maps.n++] = (maprec){.lo = lo,
-                                      .hi = hi,
-                                      .offset = off,
-                                      .file = intern(b, file),
-                                      .all_funcs = true,
-                                      .all_files = true,
-                                      .all_lines = true};
-  }
-  free(line);
-  fclose(f);
-}
-
-/* GNU build ids, read from the loaded objects' note segments (already in
- * memory, so no file is opened): pprof uses them to find the right binary
- * when it has to symbolize. */
-static int build_id_visit(struct dl_phdr_info *info, size_t size, void *arg) {
-  (void)size;
-  builder *b = arg;
-  const char *id = NULL;
-  char hex[2 * 64 + 1];
-  for (int i = 0; i < info->dlpi_phnum && !id; i++) {
+/* The GNU build id of a loaded object, from its note segments (already in
+ * memory, so no file is opened): pprof uses it to find the right binary
+ * when it has to symbolize. hex gets "" when there is none. */
+static void build_id_of(const struct dl_phdr_info *info, char hex[2 * 64 + 1]) {
+  hex[0] = '\0';
+  for (int i = 0; i < info->dlpi_phnum; i++) {
     const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
     if (ph->p_type != PT_NOTE)
       continue;
@@ -369,40 +343,74 @@ static int build_id_visit(struct dl_phdr_info *info, size_t size, void *arg) {
         break;
       if (nh->n_type == NT_GNU_BUILD_ID && nh->n_namesz == 4 && memcmp(name, "GNU", 4) == 0 &&
           nh->n_descsz > 0 && nh->n_descsz <= 64) {
-        for (size_t k = 0; k < nh->n_descsz; k++)
-          snprintf(hex + 2 * k, 3, "%02x", desc[k]);
-        id = hex;
-        break;
+        for (size_t k = 0; k < nh->n_descsz; k++) {
+          hex[2 * k] = "0123456789abcdef"[desc[k] >> 4];
+          hex[2 * k + 1] = "0123456789abcdef"[desc[k] & 15];
+        }
+        hex[(size_t)2 * nh->n_descsz] = '\0';
+        return;
       }
       p = next;
     }
   }
-  if (!id)
-    return 0;
+}
+
+/* One mapping per executable segment of each loaded object: what Go takes
+ * from the r-xp lines of /proc/self/maps, taken from the loader instead,
+ * because a process with many tasks has tens of thousands of mappings
+ * (stack chunks split by guard pages) and reading them all would cost more
+ * than the rest of the profile. The loader lists the main program first,
+ * which is where pprof expects it. */
+static int mapping_visit(struct dl_phdr_info *info, size_t size, void *arg) {
+  (void)size;
+  builder *b = arg;
+  /* Named as the kernel names them in /proc/self/maps, as Go's profiles
+   * do: the main program (which has no name in the loader's list) by
+   * /proc/self/exe, the vDSO as [vdso], the others by their real path
+   * (the loader's may go through symlinks: /lib -> usr/lib). */
+  const char *name = info->dlpi_name;
+  int64_t file;
+  ElfW(Addr) vdso = (ElfW(Addr))getauxval(AT_SYSINFO_EHDR); /* its load address, 0 if none */
+  if (vdso && info->dlpi_addr == vdso) {
+    file = intern(b, "[vdso]");
+  } else if (!name || !name[0]) {
+    file = b->s_exe;
+  } else {
+    char *real = realpath(name, NULL);
+    file = intern(b, real ? real : name);
+    free(real);
+  }
+  char id[2 * 64 + 1];
+  build_id_of(info, id);
+  uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
   for (int i = 0; i < info->dlpi_phnum; i++) {
     const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-    if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X))
+    if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X) || ph->p_memsz == 0)
       continue;
-    uint64_t lo = info->dlpi_addr + ph->p_vaddr, hi = lo + ph->p_memsz;
-    for (size_t m = 0; m < b->maps.n; m++)
-      if (b->maps.v[m].lo < hi && lo < b->maps.v[m].hi)
-        b->maps.v[m].build_id = intern(b, id);
+    /* The kernel maps whole pages: the segment's start rounded down (and
+     * its file offset with it), its end rounded up. */
+    uint64_t start = info->dlpi_addr + ph->p_vaddr;
+    uint64_t lo = start & ~(page - 1), hi = (start + ph->p_memsz + page - 1) & ~(page - 1);
+    if (!PUSH(b, b->maps))
+      return 1;
+    b->maps.v[b->maps.n++] = (maprec){.lo = lo,
+                                      .hi = hi,
+                                      .offset = ph->p_offset - (start - lo),
+                                      .file = file,
+                                      .build_id = intern(b, id),
+                                      .all_funcs = true,
+                                      .all_files = true,
+                                      .all_lines = true};
   }
   return 0;
 }
 
-/* Mapping id (1-based) of the mapping holding addr, 0 if none. */
+/* Mapping id (1-based) of the mapping holding addr, 0 if none. A process
+ * has a few dozen, and this runs once per distinct location. */
 static uint32_t mapping_of(const builder *b, uint64_t addr) {
-  size_t lo = 0, hi = b->maps.n;
-  while (lo < hi) {
-    size_t mid = lo + (hi - lo) / 2;
-    if (addr < b->maps.v[mid].lo)
-      hi = mid;
-    else if (addr >= b->maps.v[mid].hi)
-      lo = mid + 1;
-    else
-      return (uint32_t)mid + 1;
-  }
+  for (size_t i = 0; i < b->maps.n; i++)
+    if (b->maps.v[i].lo <= addr && addr < b->maps.v[i].hi)
+      return (uint32_t)i + 1;
   return 0;
 }
 
@@ -414,7 +422,7 @@ static bool loc_eq(const void *ctx, uint32_t idx, const void *key) {
   return l->key_pc == k[0] && l->key_fn == k[1];
 }
 
-static bool known(const tt_frame *f) { return f->func && f->func[0] && strcmp(f->func, "?"); }
+static bool known(const tt_frame *f) { return f->func && f->func[0] && strcmp(f->func, "?") != 0; }
 
 /* Location id of frames[0..n), which all share one return address: the
  * first is the innermost (inlined) function, the last the one whose code
@@ -488,15 +496,16 @@ static bool sample_eq(const void *ctx, uint32_t idx, const void *key) {
          memcmp(b->sloc.v + s->loc0, k->locs, k->n * sizeof *k->locs) == 0;
 }
 
-/* Count one task with this stack and state. */
-static void add_sample(builder *b, const uint64_t *locs, uint32_t n, int64_t label, int64_t id) {
+/* Count `count` tasks with this stack and state. */
+static void add_sample(builder *b, const uint64_t *locs, uint32_t n, int64_t label, int64_t id,
+                       int64_t count) {
   uint64_t h = mix64((uint64_t)label);
   for (uint32_t i = 0; i < n; i++)
     h = mix64(h ^ locs[i]);
   sample_key k = {locs, n, label};
   uint32_t idx;
   if (table_find(&b->samplemap, h, sample_eq, b, &k, &idx)) {
-    b->samples.v[idx].count++;
+    b->samples.v[idx].count += count;
     return;
   }
   if (!PUSH(b, b->samples))
@@ -512,7 +521,7 @@ static void add_sample(builder *b, const uint64_t *locs, uint32_t n, int64_t lab
     b->oom = true;
     return;
   }
-  b->samples.v[b->samples.n++] = (samplerec){loc0, n, label, 1, id};
+  b->samples.v[b->samples.n++] = (samplerec){loc0, n, label, count, id};
 }
 
 /* What the state label says: the wait reason when waiting ("chan
@@ -524,7 +533,7 @@ static const char *state_label(const tt_taskrec *r) {
 }
 
 /* Tasks without a walked stack: [why] above the entry function. */
-static void add_placeholder(builder *b, const tt_taskrec *r, uint64_t *stk) {
+static void add_placeholder(builder *b, const tt_taskrec *r, int64_t count, uint64_t *stk) {
   const char *why = r->stack == TT_SNAP_STACK_RUNNING ? FN_RUNNING : FN_NO_STACK;
   uint32_t depth = 0;
   uint64_t id = location_of_function(b, function_id(b, why, ""));
@@ -542,15 +551,15 @@ static void add_placeholder(builder *b, const tt_taskrec *r, uint64_t *stk) {
     id = location_of_function(b, function_by_name(b, r->info.entry));
   if (id)
     stk[depth++] = id;
-  add_sample(b, stk, depth, intern(b, state_label(r)), r->info.id);
+  add_sample(b, stk, depth, intern(b, state_label(r)), r->info.id, count);
 }
 
-/* Tasks with a walked stack: one location per distinct return address. */
-static void add_walked(builder *b, const tt_snapshot *s, const tt_taskrec *r, tt_frame *fr,
-                       uint64_t *stk) {
-  int n = tt__snapshot_frames(s, r, fr, MAX_FRAMES);
+/* A group of tasks with one walked stack: a location per distinct return
+ * address. */
+static void add_walked(builder *b, const rawrec *g, tt_frame *fr, uint64_t *stk) {
+  int n = tt__snapshot_frames(b->snap, g->r, fr, MAX_FRAMES);
   if (n <= 0) {
-    add_placeholder(b, r, stk);
+    add_placeholder(b, g->r, g->count, stk);
     return;
   }
   uint32_t depth = 0;
@@ -563,7 +572,35 @@ static void add_walked(builder *b, const tt_snapshot *s, const tt_taskrec *r, tt
       stk[depth++] = id;
     i = j;
   }
-  add_sample(b, stk, depth, intern(b, state_label(r)), r->info.id);
+  add_sample(b, stk, depth, g->label, g->r->info.id, g->count);
+}
+
+static bool raw_eq(const void *ctx, uint32_t idx, const void *key) {
+  const builder *b = ctx;
+  const rawrec *g = &b->raws.v[idx], *k = key;
+  return g->label == k->label && g->r->npcs == k->r->npcs &&
+         memcmp(b->snap->pcs + g->r->pc0, b->snap->pcs + k->r->pc0,
+                g->r->npcs * sizeof *b->snap->pcs) == 0;
+}
+
+/* Put a task with a walked stack in its group. */
+static void group_raw(builder *b, const tt_taskrec *r) {
+  rawrec k = {r, intern(b, state_label(r)), 1};
+  uint64_t h = mix64((uint64_t)k.label);
+  for (uint32_t i = 0; i < r->npcs; i++)
+    h = mix64(h ^ b->snap->pcs[r->pc0 + i]);
+  uint32_t idx;
+  if (table_find(&b->rawmap, h, raw_eq, b, &k, &idx)) {
+    b->raws.v[idx].count++;
+    return;
+  }
+  if (!PUSH(b, b->raws))
+    return;
+  if (!table_add(&b->rawmap, h, (uint32_t)b->raws.n)) {
+    b->oom = true;
+    return;
+  }
+  b->raws.v[b->raws.n++] = k;
 }
 
 /* Most populous stacks first, like Go; then by lowest task id. */
@@ -701,6 +738,8 @@ static void builder_free(builder *b) {
   free(b->samplemap.slots);
   free(b->sloc.v);
   free(b->maps.v);
+  free(b->raws.v);
+  free(b->rawmap.slots);
 }
 
 int tt__export_pprof(FILE *out, const tt_snapshot *s) {
@@ -708,25 +747,38 @@ int tt__export_pprof(FILE *out, const tt_snapshot *s) {
     return TT_EINVAL;
   builder b;
   memset(&b, 0, sizeof b);
+  b.snap = s;
   intern(&b, ""); /* string 0 must be "" */
   b.s_goroutine = intern(&b, "goroutine");
   b.s_count = intern(&b, "count");
   b.s_state = intern(&b, "state");
-  read_mappings(&b);
-  dl_iterate_phdr(build_id_visit, &b);
+  char *exe = malloc(PATH_MAX); /* off the stack, which may be a task's */
+  if (exe) {
+    ssize_t n = readlink("/proc/self/exe", exe, PATH_MAX - 1);
+    exe[n > 0 ? n : 0] = '\0';
+    static const char deleted[] = " (deleted)"; /* replaced on disk since */
+    size_t len = strlen(exe), dl = sizeof deleted - 1;
+    if (len > dl && strcmp(exe + len - dl, deleted) == 0)
+      exe[len - dl] = '\0';
+    b.s_exe = intern(&b, exe);
+    free(exe);
+  }
+  dl_iterate_phdr(mapping_visit, &b);
 
-  tt_frame *fr = malloc(MAX_FRAMES * sizeof *fr);
-  uint64_t *stk = malloc(MAX_FRAMES * sizeof *stk);
+  tt_frame *fr = malloc((size_t)MAX_FRAMES * sizeof *fr);
+  uint64_t *stk = malloc((size_t)MAX_FRAMES * sizeof *stk);
   if (!fr || !stk)
     b.oom = true;
   /* Walked stacks first, so that a placeholder for an entry function
    * reuses the function (with its file) a real stack brought in. */
   for (size_t i = 0; i < s->ntasks && !b.oom; i++)
     if (s->tasks[i].stack == TT_SNAP_STACK_OK && s->tasks[i].npcs > 0)
-      add_walked(&b, s, &s->tasks[i], fr, stk);
+      group_raw(&b, &s->tasks[i]);
+  for (size_t i = 0; i < b.raws.n && !b.oom; i++)
+    add_walked(&b, &b.raws.v[i], fr, stk);
   for (size_t i = 0; i < s->ntasks && !b.oom; i++)
     if (!(s->tasks[i].stack == TT_SNAP_STACK_OK && s->tasks[i].npcs > 0))
-      add_placeholder(&b, &s->tasks[i], stk);
+      add_placeholder(&b, &s->tasks[i], 1, stk);
   free(fr);
   free(stk);
 

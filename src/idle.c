@@ -115,6 +115,10 @@ void tt__idle_park(tt_worker *w) {
         deadline = tt__timers_earliest();
         atomic_store(&tt__rt.poll_until, deadline);
       }
+      /* The last worker to go idle, with no timer to wait for: is anything
+       * left that could ever wake a task? */
+      if (atomic_load(&tt__rt.nidle) == tt__rt.nworkers && tt__timers_earliest() == INT64_MAX)
+        tt__checkdead();
       while (!atomic_load(&w->wakeup) && atomic_load(&tt__rt.state) == TT_RT_RUNNING) {
         futex_wait(&w->wakeup, 0, deadline);
         if (deadline != INT64_MAX && tt_now() >= deadline)

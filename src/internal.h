@@ -289,6 +289,16 @@ bool tt__tasks_walk(tt__walker *wk); /* false when flush ended it early */
 void tt__task_info_fill(const tt_task *t, tt_task_info *info);
 /* Stop and join the growth monitor, if one runs (monitor.c). */
 void tt__monitor_shutdown(void);
+/* Threads that cannot wake a task by themselves register while they run,
+ * for the deadlock census (deadlock.c). */
+void tt__thread_known(bool add);
+/* The calling thread waits in tt_main for task main_id: it counts as known
+ * only while that task lives, since it runs the user's code again as soon
+ * as the task is gone. */
+void tt__main_waiting(int64_t main_id, bool waiting);
+/* Called by the poller when every worker is idle and no timer is pending:
+ * reports a global deadlock if one is certain (deadlock.c). */
+void tt__checkdead(void);
 /* Arm the dump signal from TT_DUMP_SIGNAL etc. (dump_signal.c). */
 void tt__dump_signal_from_env(void);
 

@@ -420,6 +420,9 @@ static bool runtime_ours(const monitor *m) {
 
 static void *monitor_main(void *arg) {
   monitor *m = arg;
+  /* Without a user callback it only reads; a callback could wake tasks. */
+  if (!m->callback)
+    tt__thread_known(true);
   int64_t now = tt_now();
   int64_t next_sample = now; /* the first sample, at once, is the baseline */
   int64_t next_tick = m->stall > 0 ? sat_add(now, m->tick) : INT64_MAX;
@@ -453,6 +456,8 @@ static void *monitor_main(void *arg) {
     pthread_mutex_lock(&mon_lock);
   }
   pthread_mutex_unlock(&mon_lock);
+  if (!m->callback)
+    tt__thread_known(false);
   monitor_free(m);
   return NULL;
 }

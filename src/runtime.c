@@ -117,6 +117,7 @@ static int resolve_config(const tt_config *cfg, int *procs, size_t *stack) {
 static void *worker_thread(void *arg) {
   tt_worker *w = arg;
   tt__set_worker(w);
+  tt__thread_known(true);
   tt__overflow_handler_thread_init(w);
 #ifdef TT_ASAN
   pthread_attr_t attr;
@@ -129,6 +130,7 @@ static void *worker_thread(void *arg) {
   w->tsan_g0 = __tsan_get_current_fiber();
 #endif
   tt__worker_loop(w);
+  tt__thread_known(false);
   tt__overflow_handler_thread_fini(w);
   tt__set_worker(NULL);
   return NULL;
@@ -250,8 +252,11 @@ int tt__main(tt_fn fn, void *arg, const char *entry, const char *file, int line,
     return TT_ENOMEM;
   int64_t id = tt__wg_spawn(wg, fn, arg, &(tt_spawn_opts){.name = "main", .stack_size = 0}, entry,
                             file, line, func);
-  if (id >= 0)
+  if (id >= 0) {
+    tt__main_waiting(id, true); /* while main runs, this thread wakes nobody */
     tt_wg_wait(wg);
+    tt__main_waiting(id, false);
+  }
   tt_wg_free(wg);
   if (started)
     tt_shutdown();
