@@ -464,11 +464,12 @@ int tt_dump(FILE *out);
  * on another worker has no stack to show, as in Go.
  */
 typedef enum tt_dump_format {
-  TT_DUMP_SUMMARY = 0,   /* tt_dump's one line per task */
-  TT_DUMP_GO_DEBUG2 = 1, /* Go's debug=2 goroutine dump: a stack per task */
-  TT_DUMP_GO_DEBUG1 = 2, /* Go's debug=1 profile text: identical stacks counted */
-  TT_DUMP_PPROF = 3,     /* pprof protobuf goroutine profile, gzipped (binary) */
-  TT_DUMP_JSON = 4,      /* everything, as one JSON document */
+  TT_DUMP_SUMMARY = 0,      /* tt_dump's one line per task */
+  TT_DUMP_GO_DEBUG2 = 1,    /* Go's debug=2 goroutine dump: a stack per task */
+  TT_DUMP_GO_DEBUG1 = 2,    /* Go's debug=1 profile text: identical stacks counted */
+  TT_DUMP_PPROF = 3,        /* pprof protobuf goroutine profile, gzipped (binary) */
+  TT_DUMP_JSON = 4,         /* everything, as one JSON document */
+  TT_DUMP_PPROF_LEAKED = 5, /* pprof profile of the leaked tasks only (Go's goroutineleak) */
 } tt_dump_format;
 
 /* Write a dump of every live task to `out`. Returns 0 or a TT_E* code. */

@@ -97,7 +97,7 @@ int tt_dump_on_signal(int signo, tt_dump_format format, const char *path) {
   if (signo < 0 || signo >= NSIG || signo == SIGKILL || signo == SIGSTOP || signo == SIGSEGV ||
       signo == SIGBUS || signo == SIGILL || signo == SIGFPE)
     return TT_EINVAL; /* the last four are faults, and tether owns SIGSEGV's report */
-  if ((unsigned)format > TT_DUMP_JSON)
+  if ((unsigned)format > TT_DUMP_PPROF_LEAKED)
     return TT_EINVAL;
   pthread_mutex_lock(&dump_lock);
   int rc = 0;

@@ -157,9 +157,15 @@ int tt_dump_format_parse(const char *name) {
     const char *name;
     tt_dump_format format;
   } names[] = {
-      {"summary", TT_DUMP_SUMMARY}, {"debug=2", TT_DUMP_GO_DEBUG2}, {"2", TT_DUMP_GO_DEBUG2},
-      {"go", TT_DUMP_GO_DEBUG2},    {"debug=1", TT_DUMP_GO_DEBUG1}, {"1", TT_DUMP_GO_DEBUG1},
-      {"pprof", TT_DUMP_PPROF},     {"json", TT_DUMP_JSON},
+      {"summary", TT_DUMP_SUMMARY},
+      {"debug=2", TT_DUMP_GO_DEBUG2},
+      {"2", TT_DUMP_GO_DEBUG2},
+      {"go", TT_DUMP_GO_DEBUG2},
+      {"debug=1", TT_DUMP_GO_DEBUG1},
+      {"1", TT_DUMP_GO_DEBUG1},
+      {"pprof", TT_DUMP_PPROF},
+      {"json", TT_DUMP_JSON},
+      {"goroutineleak", TT_DUMP_PPROF_LEAKED},
   };
   if (!name)
     return TT_EINVAL;
@@ -179,12 +185,20 @@ int tt_dump_as(FILE *out, tt_dump_format format) {
   case TT_DUMP_GO_DEBUG1: writer = tt__export_go_debug1; break;
   case TT_DUMP_PPROF: writer = tt__export_pprof; break;
   case TT_DUMP_JSON: writer = tt__export_json; break;
+  case TT_DUMP_PPROF_LEAKED: writer = tt__export_pprof; break;
   default: return TT_EINVAL;
   }
   tt_snapshot s;
   int rc = tt__snapshot_take(&s, TT_SNAP_STACKS);
   if (rc < 0)
     return rc;
+  if (format == TT_DUMP_PPROF_LEAKED) { /* keep the leaked tasks only */
+    size_t kept = 0;
+    for (size_t k = 0; k < s.ntasks; k++)
+      if (s.tasks[k].leaked)
+        s.tasks[kept++] = s.tasks[k];
+    s.ntasks = kept;
+  }
   rc = writer(out, &s);
   tt__snapshot_free(&s);
   fflush(out);

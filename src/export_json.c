@@ -6,6 +6,7 @@
  * diffable while staying a single document.
  */
 #include "exports.h"
+#include "leak.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -289,6 +290,8 @@ static void put_task(jbuf *out, const tt_snapshot *s, const tt_taskrec *r, tt_fr
   jb_puts(out, r->self ? "true" : "false");
   jb_puts(out, ",\"waiting_on\":");
   put_waiting_on(out, r);
+  jb_puts(out, ",\"leaked\":"); /* why it can never run again, or null */
+  put_str(out, r->leaked ? tt__leak_class_name(r->leaked) : NULL, true);
   jb_puts(out, ",\"stack_status\":");
   put_str(out, stack_status(r), false);
   jb_puts(out, ",\"frames\":");

@@ -455,6 +455,7 @@ static void check_format_names(void) {
   CHECK_EQ(tt_dump_format_parse("debug=1"), TT_DUMP_GO_DEBUG1);
   CHECK_EQ(tt_dump_format_parse("pprof"), TT_DUMP_PPROF);
   CHECK_EQ(tt_dump_format_parse("json"), TT_DUMP_JSON);
+  CHECK_EQ(tt_dump_format_parse("goroutineleak"), TT_DUMP_PPROF_LEAKED);
   CHECK_EQ(tt_dump_format_parse("summary"), TT_DUMP_SUMMARY);
   CHECK_EQ(tt_dump_format_parse("debug=3"), TT_EINVAL);
   CHECK_EQ(tt_dump_format_parse(""), TT_EINVAL);

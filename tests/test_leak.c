@@ -51,6 +51,37 @@ static char *debug2_string(void) {
   return buf;
 }
 
+/* The goroutineleak pprof profile, read by the real go tool pprof. */
+static void check_leak_profile(void) {
+  const char *go = getenv("TT_GO") ? getenv("TT_GO") : "/usr/lib/go-1.19/bin/go";
+  if (access(go, X_OK) != 0) {
+    CHECK_MSG(getenv("TT_SKIP_GO") != NULL, "%s not found: run scripts/deps.sh go", go);
+    return;
+  }
+  char path[] = "/tmp/tt_leak_pprofXXXXXX";
+  int fd = mkstemp(path);
+  FILE *f = fdopen(fd, "w");
+  CHECK_EQ(tt_dump_as(f, TT_DUMP_PPROF_LEAKED), 0);
+  fclose(f);
+  char cmd[512];
+  snprintf(cmd, sizeof cmd, "%s tool pprof -traces %s 2>&1", go, path);
+  /* From a task: popen blocks this worker, which is fine for a test. */
+  FILE *p = popen(cmd, "r");
+  char *out = NULL;
+  size_t len = 0;
+  FILE *m = open_memstream(&out, &len);
+  int c;
+  while (p && (c = fgetc(p)) != EOF)
+    fputc(c, m);
+  fclose(m);
+  CHECK(p && pclose(p) == 0);
+  CHECK_MSG(strstr(out, "sender") != NULL, "no leaked sender in the profile:\n%s", out);
+  CHECK_MSG(strstr(out, "abandoned_sender") == NULL && strstr(out, "leak_main") == NULL,
+            "a live task in the leak profile:\n%s", out);
+  free(out);
+  unlink(path);
+}
+
 /* Seed pattern 1: the only reference is dropped while a sender waits. */
 static void abandoned_sender(void) {
   NOTE("abandoned sender (pattern 1)");
@@ -86,6 +117,16 @@ static void abandoned_sender(void) {
   snprintf(line, sizeof line, "      abandoned_sender(...)\n\t%s:%d", __FILE__, g_unref_line);
   CHECK_MSG(strstr(rep, line) != NULL, "no \"%s\" in:\n%s", line, rep);
   free(rep);
+
+  /* JSON says why; the goroutineleak profile holds the leaked task only */
+  char *json = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&json, &len);
+  CHECK_EQ(tt_dump_as(f, TT_DUMP_JSON), 0);
+  fclose(f);
+  CHECK_MSG(strstr(json, "\"leaked\":\"abandoned sender (seed pattern 1)") != NULL, "%s", json);
+  free(json);
+  check_leak_profile();
   /* the leaked task stays parked; tt_shutdown frees it */
 }
 
