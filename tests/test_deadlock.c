@@ -53,8 +53,6 @@ static void *late_sender(void *arg) {
 /* All tasks wait, but a thread of the user's can still wake one. */
 static void thread_main(void *arg) {
   (void)arg;
-  g_a = tt_chan_make(sizeof(int), 0);
-  g_b = tt_chan_make(sizeof(int), 1);
   int v;
   tt_chan_recv(g_a, &v);
 }
@@ -105,6 +103,7 @@ static int child(const char *mode) {
   if (strcmp(mode, "--thread") == 0) {
     if (tt_init(NULL) != 0)
       return 1;
+    g_a = tt_chan_make(sizeof(int), 0); /* before the thread that uses it starts */
     pthread_t th;
     pthread_create(&th, NULL, late_sender, NULL);
     int rc = tt_main(thread_main, NULL);
