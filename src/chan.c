@@ -121,7 +121,7 @@ int tt_chan_unref(tt_chan *c) {
     return 0;
   tt_spin_lock(&c->lock);
   tt__chan_forget_stale(c);
-  c->orphaned = true;
+  __atomic_store_n(&c->orphaned, true, __ATOMIC_SEQ_CST); /* selects read it (leak.c) */
   /* Tasks queued without a deadline on c alone now wait on a channel
    * nobody can reach: they are leaked (leak.c records them), and unless
    * they are recovered the channel stays with them. */

@@ -58,6 +58,8 @@ static const char *const class_names[TT_LEAK__COUNT] = {
         "worker pool without shutdown (seed pattern 5): the jobs channel is never closed",
     [TT_LEAK_NIL_CHANNEL] = "wait on a nil channel with no deadline",
     [TT_LEAK_EMPTY_SELECT] = "select with no case that can ever be ready, and no deadline",
+    [TT_LEAK_SELECT_ABANDONED] =
+        "select whose every channel was abandoned: no case can ever be ready, and no deadline",
 };
 
 const char *tt__leak_class_name(int cls) {
@@ -150,6 +152,25 @@ static bool endless_on(const tt_chan *c, const tt_waiter *w) {
          __atomic_load_n(&t->wait_obj, __ATOMIC_RELAXED) == (const void *)c;
 }
 
+/* Under c's lock: a waiter that belongs to a select (the only other kind of
+ * operation with a waiter in a channel's queue whose wait reason is one of
+ * these; a context-bounded lock's waiter on a done channel has the lock's
+ * reason) that no channel can ever complete. */
+static bool select_stuck(const tt_chan *c, const tt_waiter *w) {
+  if (atomic_load_explicit(&w->op->done, memory_order_acquire) != 0)
+    return false;
+  const tt_task *t = w->op->task;
+  if (atomic_load_explicit(&t->state, memory_order_acquire) != TT_ST_WAITING ||
+      atomic_load_explicit(&t->leaked, memory_order_relaxed) != 0)
+    return false;
+  int why = atomic_load_explicit(&t->wait_reason, memory_order_relaxed);
+  const void *obj = __atomic_load_n(&t->wait_obj, __ATOMIC_RELAXED);
+  if (obj == (const void *)c || (why != TT_WAIT_SELECT && why != TT_WAIT_CHAN_SEND &&
+                                 why != TT_WAIT_CHAN_RECV && why != TT_WAIT_SLEEP))
+    return false;
+  return tt__select_abandoned(obj, c);
+}
+
 bool tt__leak_chan_orphaned(tt_chan *c, tt_task **wake) {
   if (!TT_BOOKKEEPING)
     return false;
@@ -162,15 +183,19 @@ bool tt__leak_chan_orphaned(tt_chan *c, tt_task **wake) {
     tt_waiter *next;
     for (tt_waiter *w = queue->first; w; w = next) {
       next = w->next;
-      if (!endless_on(c, w))
+      bool in_select = false;
+      if (!endless_on(c, w) && !(in_select = select_stuck(c, w)))
         continue;
       tt_task *t = w->op->task;
-      int cls = q == 0          ? TT_LEAK_ABANDONED_SENDER
+      int cls = in_select       ? TT_LEAK_SELECT_ABANDONED
+                : q == 0        ? TT_LEAK_ABANDONED_SENDER
                 : receivers > 1 ? TT_LEAK_WORKER_POOL
                                 : TT_LEAK_ABANDONED_RECEIVER;
       atomic_store_explicit(&t->leaked, (uint8_t)cls, memory_order_relaxed);
-      leak_record *r =
-          new_record(cls, t, q == 0 ? TT_WAIT_CHAN_SEND : TT_WAIT_CHAN_RECV, c, c->file, c->line);
+      tt_wait_reason why = in_select ? TT_WAIT_SELECT
+                           : q == 0  ? TT_WAIT_CHAN_SEND
+                                     : TT_WAIT_CHAN_RECV;
+      leak_record *r = new_record(cls, t, why, c, c->file, c->line);
       if (r) {
         bool ran = false; /* cannot run: nobody but us can reach it now */
         r->nwait = tt__stack_walk_parked(t, r->wait_pcs, LEAK_FRAMES, &ran);
@@ -178,7 +203,8 @@ bool tt__leak_chan_orphaned(tt_chan *c, tt_task **wake) {
       if (recover) {
         int expect = 0;
         if (atomic_compare_exchange_strong(&w->op->done, &expect, 1)) {
-          tt__waitq_unlink(queue, w);
+          if (!in_select) /* a select unlinks its own waiters when it wakes */
+            tt__waitq_unlink(queue, w);
           w->success = false;
           w->op->fired = TT_FIRED_LEAKED;
           t->next = *wake;

@@ -21,6 +21,7 @@ enum {
   TT_LEAK_WORKER_POOL,        /* seed pattern 5: several receivers, no shutdown */
   TT_LEAK_NIL_CHANNEL,        /* send or receive on a nil channel, no deadline */
   TT_LEAK_EMPTY_SELECT,       /* select with no case that can ever be ready */
+  TT_LEAK_SELECT_ABANDONED,   /* select whose every channel was abandoned */
   TT_LEAK__COUNT
 };
 
@@ -42,6 +43,10 @@ bool tt__leak_chan_orphaned(tt_chan *c, tt_task **wake);
  * Records the leak; returns TT_ELEAKED in recover mode (the caller returns
  * it instead of parking), else 0 (the caller parks). */
 int tt__leak_self(int cls, tt_wait_reason why);
+
+/* Under c's lock: is wait_obj a select with no deadline whose every
+ * channel (c among them) has lost its last reference? (select.c) */
+bool tt__select_abandoned(const void *wait_obj, const tt_chan *c);
 
 /* Print (and in abort mode abort on) what was recorded since the last
  * flush. Call with no lock held: symbolizing may block. */

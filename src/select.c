@@ -20,7 +20,10 @@
 
 #define SMALL_SELECT 8
 
+#define SEL_MAGIC 0x73456c43u /* "sElC": the leak check's proof it reads a select */
+
 typedef struct sel_ctx {
+  uint32_t magic;
   tt_chan **locks; /* distinct channels in address order */
   int nlocks;
   tt_opstate *op;
@@ -173,7 +176,7 @@ int tt__select_as(tt_case *cases, int n, int flags, int64_t deadline, tt_wait_re
     locks[j] = c;
     nl++;
   }
-  sel_ctx s = {.locks = locks, .nlocks = nl, .op = NULL, .deadline = deadline};
+  sel_ctx s = {.magic = SEL_MAGIC, .locks = locks, .nlocks = nl, .op = NULL, .deadline = deadline};
   lock_all(&s);
   for (int i = 0; i < nl; i++)
     tt__chan_forget_stale(locks[i]);
@@ -228,7 +231,10 @@ int tt__select_as(tt_case *cases, int n, int flags, int64_t deadline, tt_wait_re
   unlock_all(&s);
   for (int i = 0; i < ndead; i++)
     tt__chan_free(locks[i]);
-  if (op.fired == -1) {
+  if (op.fired == TT_FIRED_LEAKED) {
+    atomic_store_explicit(&self->leaked, 0, memory_order_relaxed);
+    rc = TT_ELEAKED; /* recovered: every channel it waited on was abandoned */
+  } else if (op.fired == -1) {
     rc = TT_ETIMEDOUT;
   } else {
     int idx = op.fired;
@@ -243,6 +249,19 @@ int tt__select_as(tt_case *cases, int n, int flags, int64_t deadline, tt_wait_re
 out:
   free(heap);
   return rc;
+}
+
+bool tt__select_abandoned(const void *wait_obj, const tt_chan *c) {
+  const sel_ctx *s = wait_obj;
+  if (!s || s->magic != SEL_MAGIC || s->deadline != TT_NO_DEADLINE)
+    return false;
+  /* Orphaned is for good, and every unref that orphans one of these
+   * channels asks again, so the last one sees them all (seq_cst on both
+   * sides). The channels are pinned by this select: they are alive. */
+  for (int i = 0; i < s->nlocks; i++)
+    if (s->locks[i] != c && !__atomic_load_n(&s->locks[i]->orphaned, __ATOMIC_SEQ_CST))
+      return false;
+  return true;
 }
 
 int tt_select(tt_case *cases, int n, int flags, int64_t deadline) {

@@ -229,6 +229,41 @@ static void not_leaks(void) {
   tt_wg_free(wg);
 }
 
+/* A select over two channels, both abandoned: stuck only once the second
+ * goes. */
+static tt_chan *g_sel_a, *g_sel_b;
+/* A leaked task keeps what it waits on for good (that is what a leak is):
+ * remember those channels so that LeakSanitizer sees them as reachable. */
+static tt_chan *volatile g_kept[2];
+static void two_way_select(void *arg) {
+  (void)arg;
+  int v;
+  tt_case cases[2] = {tt_case_recv(g_sel_a, &v), tt_case_send(g_sel_b, &v)};
+  if (tt_select(cases, 2, 0, TT_NO_DEADLINE) == TT_ELEAKED)
+    atomic_fetch_add(&g_cleaned_up, 1);
+}
+
+static void abandoned_select(void) {
+  NOTE("select whose every channel is abandoned");
+  int64_t before = tt_leak_count();
+  g_sel_a = tt_chan_make(sizeof(int), 0);
+  g_sel_b = tt_chan_make(sizeof(int), 0);
+  int64_t id = tt_go(two_way_select, NULL);
+  await_parked(id, "select");
+  tt_chan_unref(g_sel_a);
+  CHECK_EQ(tt_leak_count(), before); /* g_sel_b can still complete it */
+  g_kept[0] = g_sel_a;
+  g_kept[1] = g_sel_b;
+  tt_chan_unref(g_sel_b);
+  CHECK_EQ(tt_leak_count(), before + 1);
+  char *rep = report_string();
+  char line[128];
+  snprintf(line, sizeof line, "task %lld (two_way_select", (long long)id);
+  CHECK_MSG(strstr(rep, line) != NULL, "no \"%s\" in:\n%s", line, rep);
+  CHECK(strstr(rep, "select whose every channel was abandoned") != NULL);
+  free(rep);
+}
+
 /* ---- nil channels and empty selects -------------------------------------- */
 
 static void nil_receiver(void *arg) {
@@ -279,12 +314,17 @@ static void recover_mode(void) {
   tt_chan_unref(jobs);
   tt_go(nil_receiver, NULL);
   tt_go(empty_select, NULL);
+  g_sel_a = tt_chan_make(sizeof(int), 0);
+  g_sel_b = tt_chan_make(sizeof(int), 0);
+  await_parked(tt_go(two_way_select, NULL), "select");
+  tt_chan_unref(g_sel_b);
+  tt_chan_unref(g_sel_a);
   int64_t end = tt_test_mono_ns() + TT_MS(10000);
-  while ((atomic_load(&g_cleaned_up) < 5 || tt_num_tasks() > tasks0) && tt_test_mono_ns() < end)
+  while ((atomic_load(&g_cleaned_up) < 6 || tt_num_tasks() > tasks0) && tt_test_mono_ns() < end)
     tt_sleep(TT_MS(1));
-  CHECK_EQ(atomic_load(&g_cleaned_up), 5); /* each saw TT_ELEAKED and cleaned up */
+  CHECK_EQ(atomic_load(&g_cleaned_up), 6); /* each saw TT_ELEAKED and cleaned up */
   CHECK_EQ(tt_num_tasks(), tasks0);        /* ...and exited: stacks returned */
-  CHECK_EQ(tt_leak_count(), before + 5);
+  CHECK_EQ(tt_leak_count(), before + 6);
   CHECK_EQ(tt_leak_set_mode((tt_leak_mode)prev), TT_LEAK_RECOVER);
   CHECK_EQ(tt_leak_set_mode((tt_leak_mode)42), TT_EINVAL);
 }
@@ -294,6 +334,7 @@ static void leak_main(void *arg) {
   abandoned_sender();
   abandoned_receivers();
   not_leaks();
+  abandoned_select();
   nil_waits();
   recover_mode();
 }
