@@ -600,7 +600,8 @@ int tt_verify_main(int (*tests)(void *arg), void *arg, const tt_verify_opts *opt
  * runtime finds such tasks the moment that becomes certain: when the last
  * reference to a channel is dropped (tt_chan_unref) while tasks wait on it
  * alone and without a deadline (nobody may use a channel after its last
- * reference is gone, so nobody can ever complete those waits), and when a
+ * reference is gone, so nobody can ever complete those waits), or in a
+ * select without a deadline all of whose channels are gone, and when a
  * task waits without a deadline on a nil channel or on a select with no
  * case that can be ready. Each leak is recorded with the blocked task's
  * stack and the stack that made it certain, classified in the words of the
