@@ -130,6 +130,7 @@ test-install: build
 bench:
 	@bash $(DEPS) build go
 	bash scripts/bench.sh
+	bash scripts/bench-visibility.sh
 
 format:
 	@bash $(DEPS) lint

@@ -132,8 +132,8 @@ struct tt_task {
   _Atomic uint8_t leaked;      /* TT_LEAK_* (leak.h): why it can never run again; 0 */
   uint8_t stack_kind;          /* TT_STACK_POOLED or TT_STACK_DEDICATED */
   _Atomic int32_t worker;      /* last worker it ran on, -1 before */
-  _Atomic int64_t wait_since;  /* tt__coarse_now() at park */
-  int64_t created;             /* tt__coarse_now() at spawn */
+  _Atomic int64_t wait_since;  /* tt__stamp() at park */
+  int64_t created;             /* tt__stamp() at spawn */
 
   char *stack_lo;    /* lowest address of the slot; its first page is the guard zone */
   size_t stack_size; /* whole slot */
@@ -217,6 +217,15 @@ typedef struct tt_worker {
   /* Task switches into this worker's tasks; the monitor reads it to spot a
    * task that runs without ever reaching a scheduling point. */
   _Atomic uint64_t switches;
+  /* A coarse clock for bookkeeping stamps (wait_since, created): reading
+   * the kernel's clock at every park is most of what the bookkeeping would
+   * cost, so the scheduler refreshes this at each of its passes (at least
+   * every 8th switch) and tt__stamp every 16th use. A stamp can therefore
+   * lag by the CPU time tasks used since the last refresh; a task that
+   * computes for a long time without a scheduling point is what the
+   * monitor's stall check is for. */
+  int64_t clock;
+  uint32_t clock_uses;
 
   void *g0_stack_lo;
   size_t g0_stack_size;
@@ -271,6 +280,15 @@ void tt__set_worker(tt_worker *w);
 extern __thread tt_worker *tt__tls_worker __attribute__((tls_model("initial-exec")));
 static inline tt_worker *tt__worker_at_entry(void) { return tt__tls_worker; }
 tt_task *tt__current(void);
+
+/* The worker's coarse clock for bookkeeping stamps (see tt_worker.clock). */
+static inline int64_t tt__stamp(tt_worker *w) {
+  if (++w->clock_uses >= 16) {
+    w->clock_uses = 0;
+    w->clock = tt__coarse_now();
+  }
+  return w->clock;
+}
 
 /* ---- Walking the live tasks (introspect.c) ---------------------------- */
 

@@ -322,6 +322,10 @@ static tt_task *find_runnable(tt_worker *w) {
     if (atomic_load_explicit(&tt__rt.state, memory_order_acquire) != TT_RT_RUNNING)
       return NULL;
     w->tick++;
+    if (TT_BOOKKEEPING) {
+      w->clock = tt__coarse_now(); /* the bookkeeping clock (tt__stamp) */
+      w->clock_uses = 0;
+    }
     tt_task *t;
     if (w->tick % 61 == 0 && (t = gq_get(w, 1)))
       return t;
@@ -382,7 +386,7 @@ void tt__park_on(tt_worker *w, tt_wait_reason why, void *wait_obj, void (*unlock
     __atomic_store_n(&t->park_fp, __builtin_frame_address(0), __ATOMIC_RELAXED);
     /* Relaxed atomics: snapshots read these from other threads. */
     __atomic_store_n(&t->wait_obj, wait_obj, __ATOMIC_RELAXED);
-    atomic_store_explicit(&t->wait_since, tt__coarse_now(), memory_order_relaxed);
+    atomic_store_explicit(&t->wait_since, tt__stamp(w), memory_order_relaxed);
     atomic_store_explicit(&t->wait_reason, (uint8_t)why, memory_order_relaxed);
   } else {
     (void)why, (void)wait_obj;

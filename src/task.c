@@ -98,7 +98,7 @@ static int64_t spawn(tt_worker *w, uintptr_t pc, tt_fn fn, void *arg, const tt_s
     t->file = file;
     t->line = line;
     t->func = func;
-    t->created = tt__coarse_now();
+    t->created = w ? tt__stamp(w) : tt__coarse_now();
     t->spawn_pc = pc;
     t->scope = parent ? parent->scope : tt__thread_scope;
   } else {
