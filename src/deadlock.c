@@ -154,6 +154,10 @@ static void checkdead_locked(void) {
   uint64_t before = switches_total();
   if (before == reported_at)
     return; /* this standstill was reported already */
+  /* The census first: with a thread of the user's around it fails at
+   * once, before any walk of what may be a million tasks. */
+  if (!census_ok(true))
+    return;
   all_asleep a = {.ok = true, .main_id = atomic_load(&main_id)};
   tt_tasks_foreach(check_task, &a);
   if (!a.ok || a.n == 0 || !census_ok(a.main_alive))
