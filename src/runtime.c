@@ -254,6 +254,10 @@ int tt__main(tt_fn fn, void *arg, const char *entry, const char *file, int line,
                             file, line, func);
   if (id >= 0) {
     tt__main_waiting(id, true); /* while main runs, this thread wakes nobody */
+    /* Everything may have stopped before we said so: then no worker will
+     * go idle again to notice. */
+    if (atomic_load(&tt__rt.nidle) == tt__rt.nworkers)
+      tt__checkdead();
     tt_wg_wait(wg);
     tt__main_waiting(id, false);
   }
