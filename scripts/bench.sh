@@ -22,7 +22,8 @@
 #   BENCH_PROCS="1 2"         worker counts
 #   BENCH_WORKLOADS="spawn_join yield skynet idle pingpong pingpong_xworker
 #                    buffered select2 threadring sieve fanout cancel_fanout
-#                    mutex mutex_contended timer"
+#                    mutex mutex_contended timer context_cancel waitgroup
+#                    ticker"
 #   BENCH_BUILD_DIR=build-bench
 #   GO=/usr/lib/go-1.19/bin/go
 #
@@ -41,7 +42,7 @@ BUILD=${BENCH_BUILD_DIR:-build-bench}
 RUNS=${BENCH_RUNS:-5}
 TIMEOUT=${BENCH_TIMEOUT:-60}
 PROCS_LIST=${BENCH_PROCS:-"1 2"}
-WORKLOADS=${BENCH_WORKLOADS:-"spawn_join yield skynet idle pingpong pingpong_xworker buffered select2 threadring sieve fanout cancel_fanout mutex mutex_contended timer"}
+WORKLOADS=${BENCH_WORKLOADS:-"spawn_join yield skynet idle pingpong pingpong_xworker buffered select2 threadring sieve fanout cancel_fanout mutex mutex_contended timer context_cancel waitgroup ticker"}
 GO=${GO:-/usr/lib/go-1.19/bin/go}
 JOBS=$(nproc 2>/dev/null || echo 2)
 
@@ -191,7 +192,8 @@ median() { # values on stdin, one per line
 unit_of() {
   case $1 in
   spawn_join | yield | pingpong | pingpong_xworker | buffered | select2 | threadring | \
-    fanout | cancel_fanout | mutex | mutex_contended | timer) echo "ns/op" ;;
+    fanout | cancel_fanout | mutex | mutex_contended | timer | context_cancel | waitgroup | \
+    ticker) echo "ns/op" ;;
   skynet | sieve) echo "ms" ;;
   idle) echo "bytes/task" ;;
   *) echo "?" ;;
@@ -200,12 +202,13 @@ unit_of() {
 
 # procs_of <workload>: the worker counts it runs with (those of BENCH_PROCS it
 # supports). pingpong_xworker and mutex_contended are about two workers; the
-# timer and the uncontended mutex run on one.
+# timer, the uncontended mutex and context make+cancel (one task each, nothing
+# for a second worker to do) run on one.
 procs_of() {
   local want p out=""
   case $1 in
   pingpong_xworker | mutex_contended) want="2" ;;
-  timer | mutex) want="1" ;;
+  timer | mutex | context_cancel) want="1" ;;
   *) want=$PROCS_LIST ;;
   esac
   for p in $PROCS_LIST; do
@@ -227,6 +230,22 @@ target_of() {
   mutex:*) echo "maxref|1.2|within 1.2x of pthread_mutex (same program)" ;;
   *) echo "none||-" ;;
   esac
+}
+
+# second_of <workload> -> "label|unit|sed expression": a second figure some
+# programs print on stderr (both sides, or tether only), reported as the
+# median over the runs under the table.
+second_of() {
+  case $1 in
+  context_cancel) printf '%s\n' 'child of background|ns|s/.*child of background \([0-9.]*\) ns.*/\1/p' ;;
+  waitgroup) printf '%s\n' 'tt_wg_go instead of add + go + done|ns/task|s/.*tt_wg_go \([0-9.]*\) ns.task.*/\1/p' ;;
+  ticker) printf '%s\n' 'mean interval between ticks of a 50 us ticker|us|s/.*mean interval \([0-9.]*\) us.*/\1/p' ;;
+  esac
+}
+
+# second_median <side> <workload> <procs> <sed expression>
+second_median() {
+  cat "$LOGDIR"/run-"$1"-"$2"-p"$3"-r*.log 2>/dev/null | sed -n "$4" | median 2>/dev/null
 }
 
 ROWS=()
@@ -317,6 +336,11 @@ for w in $WORKLOADS; do
     if [ "$w" = pingpong_xworker ] && [ -z "$terr" ]; then
       apart=$(grep -l 'the two sides never shared a worker' "$LOGDIR"/run-tether-$w-p$p-r*.log 2>/dev/null | wc -l)
       NOTES+=("$w procs=$p: tether's two tasks were on different workers for every round trip in $apart of ${#tv[@]} runs (worker ids per run: $LOGDIR/run-tether-$w-p$p-r*.log); Go places its goroutines itself.")
+    fi
+    IFS='|' read -r slabel sunit sexpr <<<"$(second_of "$w")"
+    if [ -n "$slabel" ]; then
+      st=$(second_median tether "$w" "$p" "$sexpr") sg=$(second_median go "$w" "$p" "$sexpr")
+      NOTES+=("$w procs=$p, $slabel (median of what the runs print on stderr): tether ${st:-n/a} $sunit${sg:+, Go $sg $sunit}")
     fi
     ROWS+=("| $w | $p | $tcell | $gcell | $ratio | $ttext | $status |")
     unset tv gv rv

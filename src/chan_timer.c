@@ -9,27 +9,46 @@
  * decides whether that callback may still deliver, and `pending` counts
  * armings not yet finished, so freeing waits for an in-flight callback
  * rather than pulling the object out from under it.
+ *
+ * The common timer is a timeout that is stopped long before it fires, so
+ * making and freeing matter as much as arming: a calloc and a free each for
+ * the object and its channel cost more than the heap. A freed timer whose
+ * channel nobody else holds therefore goes, channel and all, to a small
+ * cache of the worker that freed it, and the next make on that worker takes
+ * it from there. A cached timer stays in the registry of live ones (it is
+ * inactive, so leak reports skip it): neither path takes the registry lock.
  */
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "chan.h"
+#include "sanitizer.h"
+
+#ifdef TT_ASAN
+#include <sanitizer/asan_interface.h>
+#endif
 
 typedef struct chan_timer {
-  tt_tnode node;
+  /* What the registry walk reads, also while the timer is cached; the
+   * channel pointer stays readable for LeakSanitizer's sake. */
   tt_spinlock lock;
+  bool active;                            /* may deliver */
+  struct chan_timer *reg_prev, *reg_next; /* in the registry of live ones */
   tt_chan *c;
+  size_t poisoned; /* bytes of c poisoned while cached */
+  /* The timer proper. Under AddressSanitizer it is poisoned while cached,
+   * and so is its channel: a use after tt_timer_free is still reported. */
+  tt_tnode node;
   int64_t period; /* 0 for a one-shot timer */
-  bool active;    /* may deliver */
   _Atomic int pending;
   const char *file;
   int line;
-  int64_t owner;                          /* task that made it, for leak reports */
-  struct chan_timer *reg_prev, *reg_next; /* in the registry of live ones */
+  int64_t owner; /* task that made it, for leak reports */
 } chan_timer;
 
-/* Every timer and ticker not yet freed, so that those still running after
- * the task that made them has exited can be reported. */
+/* Every timer and ticker not yet freed (or freed into a cache), so that
+ * those still running after the task that made them has exited can be
+ * reported. */
 static tt_spinlock registry_lock;
 static chan_timer *registry;
 
@@ -52,6 +71,78 @@ static void registry_remove(chan_timer *t) {
   if (t->reg_next)
     t->reg_next->reg_prev = t->reg_prev;
   tt_spin_unlock(&registry_lock);
+}
+
+/* ---- Cache of freed timers ------------------------------------------------- */
+
+/* One cache per worker (workers beyond CACHE_SLOTS share by id), each with
+ * its own lock: a task touches only its own worker's cache line. Plain
+ * threads neither take from nor give to the caches. At most
+ * CACHE_SLOTS * CACHE_DEPTH timers (about 160 KiB) are kept. */
+#define CACHE_SLOTS 16
+#define CACHE_DEPTH 32
+
+typedef struct timer_cache {
+  _Alignas(TT_CACHELINE) tt_spinlock lock;
+  int n;
+  chan_timer *items[CACHE_DEPTH];
+} timer_cache;
+
+static timer_cache caches[CACHE_SLOTS];
+
+static void cache_poison(chan_timer *t, bool poison) {
+#ifdef TT_ASAN
+  char *from = (char *)&t->node;
+  size_t bytes = sizeof *t - (size_t)(from - (char *)t);
+  if (poison) {
+    tt_chan *c = t->c;
+    t->poisoned = (size_t)(c->buf + c->elem_size * c->cap - (char *)c);
+    ASAN_POISON_MEMORY_REGION(c, t->poisoned);
+    ASAN_POISON_MEMORY_REGION(from, bytes);
+  } else {
+    ASAN_UNPOISON_MEMORY_REGION(from, bytes);
+    ASAN_UNPOISON_MEMORY_REGION(t->c, t->poisoned);
+  }
+#else
+  (void)t;
+  (void)poison;
+#endif
+}
+
+static chan_timer *cache_get(timer_cache *k) {
+  tt_spin_lock(&k->lock);
+  chan_timer *t = k->n ? k->items[--k->n] : NULL;
+  tt_spin_unlock(&k->lock);
+  if (t)
+    cache_poison(t, false);
+  return t;
+}
+
+static bool cache_put(timer_cache *k, chan_timer *t) {
+  tt_spin_lock(&k->lock);
+  bool room = k->n < CACHE_DEPTH;
+  if (room) {
+    cache_poison(t, true);
+    k->items[k->n++] = t;
+  }
+  tt_spin_unlock(&k->lock);
+  return room;
+}
+
+/* A freed timer's channel may serve the next timer when the timer's
+ * reference is the only one and nobody is queued on it or has closed it
+ * (both misuse of a borrowed channel, but possible): then it is emptied of
+ * an unread tick and handed over as new. */
+static bool chan_reusable(tt_chan *c) {
+  if (atomic_load_explicit(&c->refs, memory_order_acquire) != 1)
+    return false;
+  tt_spin_lock(&c->lock);
+  tt__chan_forget_stale(c);
+  bool ok = !c->closed && !c->orphaned && c->pins == 0 && !c->recvq.first && !c->sendq.first;
+  if (ok)
+    c->count = c->sendx = c->recvx = 0;
+  tt_spin_unlock(&c->lock);
+  return ok;
 }
 
 struct tt_timer {
@@ -111,44 +202,59 @@ static int arm_locked(chan_timer *t, int64_t ns) {
   return rc;
 }
 
-static chan_timer *make(size_t size, int64_t ns, int64_t period, const char *file, int line) {
-  chan_timer *t = calloc(1, size);
-  if (!t)
-    return NULL;
-  t->c = tt__chan_make(sizeof(int64_t), 1, file, line);
-  if (!t->c) {
-    free(t);
-    return NULL;
+/* A timer that was never armed or is disarmed with nothing in flight. */
+static void discard(timer_cache *k, chan_timer *t) {
+  if (k && chan_reusable(t->c) && cache_put(k, t))
+    return;
+  registry_remove(t);
+  tt_chan_unref(t->c);
+  free(t);
+}
+
+static chan_timer *make(int64_t ns, int64_t period, const char *file, int line) {
+  tt_worker *w = tt__worker_at_entry();
+  timer_cache *k = w ? &caches[w->id % CACHE_SLOTS] : NULL;
+  chan_timer *t = k ? cache_get(k) : NULL;
+  if (t) {
+    t->c->file = file; /* the channel is reported as made where the timer was */
+    t->c->line = line;
+  } else {
+    t = malloc(sizeof *t);
+    if (!t)
+      return NULL;
+    *t = (chan_timer){.node = {.fire = fire, .arg = t, .index = -1}};
+    t->c = tt__chan_make(sizeof(int64_t), 1, file, line);
+    if (!t->c) {
+      free(t);
+      return NULL;
+    }
+    registry_add(t);
   }
-  t->node.fire = fire;
-  t->node.arg = t;
+  /* Under the lock: a registry walk may be looking at a cached timer. */
+  tt_spin_lock(&t->lock);
   t->period = period;
   t->file = file;
   t->line = line;
-  t->owner = tt_self();
-  tt_spin_lock(&t->lock);
+  t->owner = w && w->current ? w->current->id : 0;
   int rc = arm_locked(t, ns);
   tt_spin_unlock(&t->lock);
   if (rc < 0) {
-    tt_chan_unref(t->c);
-    free(t);
+    discard(k, t);
     return NULL;
   }
-  registry_add(t);
   return t;
 }
 
 static int release(chan_timer *t) {
   if (!t)
     return TT_EINVAL;
-  registry_remove(t);
+  tt_worker *w = tt__worker_at_entry();
   tt_spin_lock(&t->lock);
   disarm_locked(t);
   tt_spin_unlock(&t->lock);
   while (atomic_load(&t->pending) > 0)
     tt__cpu_relax(); /* a callback is running: it is a few instructions */
-  tt_chan_unref(t->c);
-  free(t);
+  discard(w ? &caches[w->id % CACHE_SLOTS] : NULL, t);
   return 0;
 }
 
@@ -176,7 +282,7 @@ static int reset(chan_timer *t, int64_t ns, int64_t period) {
 /* ---- Public: timers ---------------------------------------------------------- */
 
 tt_timer *tt__timer_make(int64_t ns, const char *file, int line) {
-  return (tt_timer *)make(sizeof(tt_timer), ns, 0, file, line);
+  return (tt_timer *)make(ns, 0, file, line);
 }
 tt_chan *tt_timer_chan(tt_timer *t) { return t ? t->t.c : NULL; }
 int tt_timer_stop(tt_timer *t) { return t ? stop(&t->t) : TT_EINVAL; }
@@ -188,7 +294,7 @@ int tt_timer_free(tt_timer *t) { return t ? release(&t->t) : TT_EINVAL; }
 tt_ticker *tt__ticker_make(int64_t period, const char *file, int line) {
   if (period <= 0)
     return NULL;
-  return (tt_ticker *)make(sizeof(tt_ticker), period, period, file, line);
+  return (tt_ticker *)make(period, period, file, line);
 }
 tt_chan *tt_ticker_chan(tt_ticker *t) { return t ? t->t.c : NULL; }
 int tt_ticker_stop(tt_ticker *t) { return t ? (stop(&t->t), 0) : TT_EINVAL; }
@@ -234,19 +340,30 @@ int64_t tt_timers_orphaned(FILE *out) {
   int64_t found = 0;
   tt_spin_lock(&registry_lock);
   for (chan_timer *t = registry; t; t = t->reg_next) {
+    /* The rest of an inactive timer may be changing (a make taking it from
+     * a cache) or poisoned (in a cache): read it only while active. */
     tt_spin_lock(&t->lock);
     bool running = t->active;
+    int64_t owner = 0, period = 0;
+    const char *file = NULL;
+    int line = 0;
+    if (running) {
+      owner = t->owner;
+      period = t->period;
+      file = t->file;
+      line = t->line;
+    }
     tt_spin_unlock(&t->lock);
-    if (!running || t->owner == 0 ||
-        bsearch(&t->owner, live.ids, (size_t)live.n, sizeof(int64_t), cmp_id))
+    if (!running || owner == 0 ||
+        bsearch(&owner, live.ids, (size_t)live.n, sizeof(int64_t), cmp_id))
       continue;
     found++;
     if (out)
       fprintf(out,
               "tether: %s made at %s:%d by task %lld is still running after that task exited "
               "(never stopped)%s\n",
-              t->period ? "ticker" : "timer", t->file, t->line, (long long)t->owner,
-              t->period ? "" : "; it will fire into a channel nobody may read");
+              period ? "ticker" : "timer", file, line, (long long)owner,
+              period ? "" : "; it will fire into a channel nobody may read");
   }
   tt_spin_unlock(&registry_lock);
   free(live.ids);

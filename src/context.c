@@ -14,6 +14,8 @@
  * Value contexts carry one key/value pair and otherwise behave as their
  * parent: they share its done channel, error and deadline.
  */
+#include <execinfo.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,7 +31,6 @@ struct tt_context {
   tt_chan *done;        /* NULL for the background */
   _Atomic int err;
   int cause;
-  char msg[128];
   int64_t deadline;
   tt_tnode timer;
   _Atomic int timer_state; /* TT_TIMER_* of wait.h */
@@ -41,6 +42,7 @@ struct tt_context {
   void *value;
   const char *file;
   int line;
+  char msg[128]; /* written once, before err is set; last, so making one need not zero it */
 };
 
 static tt_context background = {.deadline = TT_NO_DEADLINE, .file = "(background)"};
@@ -62,6 +64,72 @@ tt_context *tt_context_ref(tt_context *c) {
 
 static void timer_fire(tt_tnode *tm);
 
+/* How many waiters a cancel claims and wakes at a time. */
+#define WAKE_BATCH 64
+
+/* Close the done channel of a context being cancelled. This is
+ * tt__chan_close, except that the receivers are claimed and woken a batch
+ * at a time, unlocking the channel in between: a cancel may wake a million
+ * tasks, each waiter on its own task's stack next to its task record, and
+ * waking a batch right after claiming it touches that memory once instead
+ * of twice (claim all, then wake all); with two or more workers the woken
+ * tasks start running while the rest are still being claimed. Receivers
+ * not yet claimed stay queued on a channel already marked closed: nobody
+ * can join them (a receive finds it closed and returns), a select or timed
+ * wait that completes elsewhere unlinks itself as usual, and the next batch
+ * wakes the rest. Senders (a send on a done channel is a misuse) are all
+ * claimed before the first unlock, so that no receiver can meet one on the
+ * closed channel. */
+static void close_done(tt_context *c) {
+  tt_chan *d = c->done;
+  tt_spin_lock(&d->lock);
+  tt__chan_forget_stale(d);
+  if (d->closed) {
+    /* Somebody closed it by hand: let the channel code report that. */
+    tt_spin_unlock(&d->lock);
+    tt__chan_close(d, c->file, c->line);
+    return;
+  }
+  d->closed = true;
+  d->close_file = c->file;
+  d->close_line = c->line;
+  d->close_task = tt_self();
+  if (tt__strict() && !d->close_stack && (d->close_stack = malloc(32 * sizeof(void *))))
+    d->close_depth = backtrace(d->close_stack, 32);
+  tt_task *senders = NULL;
+  tt_waiter *s;
+  while ((s = tt__waitq_claim_any(&d->sendq))) {
+    s->success = false;
+    s->op->task->next = senders;
+    senders = s->op->task;
+  }
+  for (;;) {
+    tt_waiter *batch[WAKE_BATCH];
+    tt_task *wake[WAKE_BATCH];
+    int n = d->recvq.first ? tt__waitq_claim_batch(&d->recvq, batch, WAKE_BATCH) : 0;
+    for (int i = 0; i < n; i++) {
+      tt__elem_zero(batch[i]->elem, d->elem_size);
+      batch[i]->success = false;
+      wake[i] = batch[i]->op->task;
+      __builtin_prefetch(wake[i], 1);
+    }
+    bool more = d->recvq.first != NULL;
+    tt_spin_unlock(&d->lock);
+    tt_worker *w = tt__worker(); /* NULL on a plain thread: tt__ready_on copes */
+    while (senders) {
+      tt_task *next = senders->next;
+      tt__ready_on(w, senders);
+      senders = next;
+    }
+    for (int i = 0; i < n; i++)
+      tt__ready_on(w, wake[i]);
+    if (!more)
+      return;
+    tt_spin_lock(&d->lock);
+    tt__chan_forget_stale(d);
+  }
+}
+
 /* Cancel one context (no recursion): set the error, close done, hand back
  * the children (each with a reference taken) for the caller's worklist. */
 static tt_context *cancel_one(tt_context *c, int err, int cause, const char *msg) {
@@ -71,7 +139,11 @@ static tt_context *cancel_one(tt_context *c, int err, int cause, const char *msg
     return NULL;
   }
   c->cause = cause;
-  snprintf(c->msg, sizeof c->msg, "%s", msg ? msg : "");
+  /* Copied by hand: snprintf cost as much as the rest of a cancel. */
+  const char *m = msg ? msg : "";
+  size_t len = strnlen(m, sizeof c->msg - 1);
+  memcpy(c->msg, m, len);
+  c->msg[len] = '\0';
   atomic_store(&c->err, err);
   tt_context *kids = NULL;
   for (tt_context *k = c->first_child; k; k = k->next_sibling) {
@@ -88,7 +160,7 @@ static tt_context *cancel_one(tt_context *c, int err, int cause, const char *msg
   }
   c->first_child = NULL;
   tt_spin_unlock(&c->lock);
-  tt__chan_close(c->done, c->file, c->line);
+  close_done(c);
   return kids;
 }
 
@@ -135,14 +207,18 @@ int tt_cancel(tt_context *c) { return tt_cancel_cause(c, TT_ECANCELED, "context 
 /* ---- Making and freeing ------------------------------------------------------ */
 
 static tt_context *alloc_child(tt_context *parent, const char *file, int line) {
-  tt_context *c = calloc(1, sizeof *c);
+  /* Not calloc: glibc's calloc skips the per-thread cache that makes
+   * malloc of a small block cheap, and the message needs no zeroing. */
+  tt_context *c = malloc(sizeof *c);
   if (!c)
     return NULL;
-  atomic_store(&c->refs, 1);
+  memset(c, 0, offsetof(tt_context, msg));
+  atomic_init(&c->refs, 1);
   c->parent = tt_context_ref(parent);
+  c->deadline = TT_NO_DEADLINE;
   c->file = file;
   c->line = line;
-  c->deadline = TT_NO_DEADLINE;
+  c->msg[0] = '\0';
   return c;
 }
 
@@ -163,13 +239,15 @@ tt_context *tt__with(tt_context *parent, int64_t deadline, const char *file, int
 
   /* Link under the parent, or inherit its cancellation right away. */
   int perr = 0, pcause = 0;
-  char pmsg[128] = "";
+  char pmsg[sizeof c->msg];
   if (p != &background) {
     tt_spin_lock(&p->lock);
     perr = atomic_load(&p->err);
     if (perr) {
       pcause = p->cause;
-      memcpy(pmsg, p->msg, sizeof pmsg);
+      size_t len = strnlen(p->msg, sizeof pmsg - 1);
+      memcpy(pmsg, p->msg, len);
+      pmsg[len] = '\0';
     } else {
       c->next_sibling = p->first_child;
       if (p->first_child)

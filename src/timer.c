@@ -87,8 +87,10 @@ static void remove_at(tt_timer_heap *h, int32_t i) {
     sift_down(h, i);
     sift_up(h, h->items[i]->index);
   }
-  __atomic_store_n(&t->heap, NULL, __ATOMIC_RELEASE);
+  /* index first: once heap reads NULL the node may be armed again, on
+   * another worker's heap, which writes index under that heap's lock. */
   t->index = -1;
+  __atomic_store_n(&t->heap, NULL, __ATOMIC_RELEASE);
 }
 
 bool tt__timer_del(tt_tnode *t) {

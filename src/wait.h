@@ -50,6 +50,11 @@ tt_waiter *tt__waitq_claim(tt_waitq *q);
 static inline tt_waiter *tt__waitq_claim_any(tt_waitq *q) {
   return q->first ? tt__waitq_claim(q) : NULL;
 }
+/* Unlink up to max waiters from the head of q and claim those whose
+ * operation we win; the winners go to out[0..return value). Waking a long
+ * queue this way, a batch at a time, touches each waiter's memory while it
+ * is still in cache: see the definition. */
+int tt__waitq_claim_batch(tt_waitq *q, tt_waiter **out, int max);
 
 /* Deadline timer for a blocked operation: armed from the park callback (the
  * task is off its stack, its queues still locked), disarmed after wake. */

@@ -9,6 +9,7 @@
 #include "harness.h"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <regex.h>
 #include <sys/stat.h>
 
@@ -402,6 +403,19 @@ __attribute__((noinline)) static void check_signal_dump(void) {
   unlink(path);
 }
 
+static void *spawner_thread(void *fn) { return (void *)(intptr_t)tt_go((tt_fn)fn, NULL); }
+
+/* Spawned from a plain thread, a task goes to the global queue and an idle
+ * worker is woken for it; spawned from a task it would run at once on our
+ * worker, and a task that never yields would hold us up behind it. */
+static int64_t spawn_from_thread(tt_fn fn) {
+  pthread_t th;
+  void *id = NULL;
+  pthread_create(&th, NULL, spawner_thread, (void *)fn);
+  pthread_join(th, &id);
+  return (int64_t)(intptr_t)id;
+}
+
 /* Until task `id` has exited (it no longer uses what we are about to free). */
 static void wait_gone(int64_t id) {
   tt_test_task t;
@@ -421,7 +435,7 @@ static void scenario_main(void *arg) {
   for (int i = 0; i < NSLEEPERS; i++)
     g_sleep_ids[i] = GO_AT(g_sleep_spawn_line, sleeper_task, NULL);
   g_lock_id = GO_AT(g_lock_spawn_line, locker_task, NULL);
-  g_spin_id = tt_procs() > 1 ? tt_go(spinner_task, NULL) : 0;
+  g_spin_id = tt_procs() > 1 ? spawn_from_thread(spinner_task) : 0;
   tt_test_task t;
   CHECK(tt_test_await_wait_reason(g_recv_id, "chan receive", TT_MS(5000), &t));
   for (int i = 0; i < NSLEEPERS; i++) {
