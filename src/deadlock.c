@@ -89,7 +89,7 @@ static bool census_ok(bool main_alive) {
   while (ok && (e = readdir(d))) {
     if (e->d_name[0] == '.')
       continue;
-    pid_t tid = (pid_t)atoi(e->d_name);
+    pid_t tid = (pid_t)strtol(e->d_name, NULL, 10);
     ok = is_known(tid) || (waiter && tid == waiter);
   }
   pthread_mutex_unlock(&known_lock);

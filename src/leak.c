@@ -294,7 +294,7 @@ static leak_record **take_records(bool unprinted_only, size_t *n) {
   size_t count = 0;
   for (leak_record *r = records; r; r = r->next)
     count += !unprinted_only || !r->printed;
-  leak_record **list = malloc((count ? count : 1) * sizeof *list);
+  leak_record **list = malloc((count ? count : 1) * sizeof(leak_record *));
   size_t k = 0;
   for (leak_record *r = records; r && list; r = r->next)
     if (!unprinted_only || !r->printed) {

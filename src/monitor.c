@@ -153,7 +153,8 @@ __attribute__((format(printf, 4, 5))) static void append(char *buf, size_t n, si
     return;
   va_list ap;
   va_start(ap, fmt);
-  int r = vsnprintf(buf + *len, n - *len, fmt, ap);
+  /* va_start is just above: the analyzer loses track of it here */
+  int r = vsnprintf(buf + *len, n - *len, fmt, ap); // NOLINT(clang-analyzer-valist.Uninitialized)
   va_end(ap);
   if (r > 0)
     *len = *len + (size_t)r < n ? *len + (size_t)r : n;

@@ -84,8 +84,8 @@ static bool snap_flush(tt__walker *wk) {
   snap_walker *sw = (snap_walker *)wk;
   tt_snapshot *s = sw->s;
   if (!grow((void **)&s->tasks, &s->cap, s->ntasks + 64, sizeof *s->tasks) ||
-      (sw->stacks &&
-       !grow((void **)&s->pcs, &s->pcs_cap, s->npcs + 64 * TT_SNAP_MAX_FRAMES, sizeof *s->pcs))) {
+      (sw->stacks && !grow((void **)&s->pcs, &s->pcs_cap, s->npcs + (size_t)64 * TT_SNAP_MAX_FRAMES,
+                           sizeof *s->pcs))) {
     sw->oom = true;
     return false;
   }
