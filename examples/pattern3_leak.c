@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "expect_leaks.h"
 #include "tether.h"
 
 static tt_chan *lost; /* kept only so that main can clean up after the check */
@@ -29,27 +30,6 @@ static void leak3(void) {
   tt_chan *ch = tt_chan_make(sizeof(int), 0);
   tt_go(echo_self, ch); /* leak: spawned here */
   lost = ch;
-}
-
-/* tt_verify_none must find `want` tasks waiting in `reason`: print its
- * report and say whether it did. */
-static int expect_leaks(int64_t want, const char *reason) {
-  tt_verify_report *rep = NULL;
-  int64_t n = tt_verify_none(&(tt_verify_opts){.max_wait = 100 * 1000000}, &rep);
-  char *text = NULL;
-  size_t len = 0;
-  FILE *mem = open_memstream(&text, &len);
-  tt_verify_report_print(rep, mem);
-  fclose(mem);
-  printf("%s", text);
-  char tag[64];
-  snprintf(tag, sizeof tag, "[%s, waiting", reason);
-  int ok = n == want && strstr(text, tag) != NULL;
-  printf("%s: %lld task(s) in \"%s\"\n", ok ? "leak caught as expected" : "NOT CAUGHT",
-         (long long)n, reason);
-  free(text);
-  tt_verify_report_free(rep);
-  return ok;
 }
 
 static int caught;

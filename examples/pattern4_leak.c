@@ -20,6 +20,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "expect_leaks.h"
 #include "tether.h"
 
 typedef struct read_call {
@@ -47,27 +48,6 @@ static int leak4(void) {
     return -1;
   tt_go(fetch, (void *)(intptr_t)fds[0]); /* leak: spawned here */
   return fds[1];                          /* the server end: it never answers */
-}
-
-/* tt_verify_none must find `want` tasks waiting in `reason`: print its
- * report and say whether it did. */
-static int expect_leaks(int64_t want, const char *reason) {
-  tt_verify_report *rep = NULL;
-  int64_t n = tt_verify_none(&(tt_verify_opts){.max_wait = 100 * 1000000}, &rep);
-  char *text = NULL;
-  size_t len = 0;
-  FILE *mem = open_memstream(&text, &len);
-  tt_verify_report_print(rep, mem);
-  fclose(mem);
-  printf("%s", text);
-  char tag[64];
-  snprintf(tag, sizeof tag, "[%s, waiting", reason);
-  int ok = n == want && strstr(text, tag) != NULL;
-  printf("%s: %lld task(s) in \"%s\"\n", ok ? "leak caught as expected" : "NOT CAUGHT",
-         (long long)n, reason);
-  free(text);
-  tt_verify_report_free(rep);
-  return ok;
 }
 
 static int caught;
