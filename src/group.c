@@ -106,6 +106,7 @@ static void group_entry(void *arg) {
   tt_spin_unlock(&g->lock);
 
   int rc = gt->fn(g->ctx, gt->arg);
+  tt__current()->drop_arg = NULL; /* freed here, not by a shutdown */
   free(gt);
   if (rc != 0) {
     tt_spin_lock(&g->lock);
@@ -155,7 +156,7 @@ int64_t tt__group_go(tt_group *g, tt_group_fn fn, void *arg, const char *entry, 
   tt_spin_unlock(&g->lock);
   tt_wg_add(g->wg, 1);
   int64_t rc = tt__spawn_internal((uintptr_t)__builtin_return_address(0), group_entry, gt, NULL,
-                                  entry, file, line, func, NULL);
+                                  entry, file, line, func, NULL, free);
   if (rc < 0) {
     tt_spin_lock(&g->lock);
     g->nlive--;

@@ -150,9 +150,10 @@ struct tt_task {
   const char *wait_file; /* creation site of the primitive waited on, if known */
   int32_t wait_line;
 
-  tt_wg *exit_wg; /* Done at exit (tt_wg_go) */
-  tt_tnode timer; /* used by sleep */
-  void *wait_obj; /* primitive waited on, for dumps and leak detection */
+  tt_wg *exit_wg;              /* Done at exit (tt_wg_go) */
+  void (*drop_arg)(void *arg); /* frees arg when shutdown drops the task unfinished */
+  tt_tnode timer;              /* used by sleep */
+  void *wait_obj;              /* primitive waited on, for dumps and leak detection */
 
   void *asan_fake_stack;
   void *tsan_fiber;
@@ -354,10 +355,12 @@ void tt__tasklist_init(tt_tasklist *l);
 /* Spawn; exit_wg (may be NULL) gets a Done when the task returns. */
 /* The verify-none scope of tasks spawned from this plain thread. */
 extern __thread int64_t tt__thread_scope;
-/* pc: the return address of the public spawn call, for "created by". */
+/* pc: the return address of the public spawn call, for "created by".
+ * drop_arg: frees arg if the runtime shuts down before the task is done
+ * (the task clears t->drop_arg once it has freed arg itself). */
 int64_t tt__spawn_internal(uintptr_t pc, tt_fn fn, void *arg, const tt_spawn_opts *opts,
                            const char *entry, const char *file, int line, const char *func,
-                           tt_wg *exit_wg);
+                           tt_wg *exit_wg, void (*drop_arg)(void *));
 void tt__task_exit(void) __attribute__((noreturn));
 void tt__task_free(tt_worker *w, tt_task *t);
 void tt__task_free_all(void);

@@ -48,13 +48,13 @@ static void task_entry(void *arg) {
 
 static int64_t spawn(tt_worker *w, uintptr_t pc, tt_fn fn, void *arg, const tt_spawn_opts *opts,
                      const char *entry, const char *file, int line, const char *func,
-                     tt_wg *exit_wg);
+                     tt_wg *exit_wg, void (*drop_arg)(void *));
 
 __thread int64_t tt__thread_scope;
 
 int64_t tt__spawn_internal(uintptr_t pc, tt_fn fn, void *arg, const tt_spawn_opts *opts,
                            const char *entry, const char *file, int line, const char *func,
-                           tt_wg *exit_wg) {
+                           tt_wg *exit_wg, void (*drop_arg)(void *)) {
   if (!fn)
     return TT_EINVAL;
   tt_worker *w = tt__worker();
@@ -63,7 +63,7 @@ int64_t tt__spawn_internal(uintptr_t pc, tt_fn fn, void *arg, const tt_spawn_opt
    * (runtime.c). Workers need no such gate: they are joined first. */
   if (!w)
     atomic_fetch_add(&tt__rt.foreign_spawners, 1);
-  int64_t rc = spawn(w, pc, fn, arg, opts, entry, file, line, func, exit_wg);
+  int64_t rc = spawn(w, pc, fn, arg, opts, entry, file, line, func, exit_wg, drop_arg);
   if (!w)
     atomic_fetch_sub(&tt__rt.foreign_spawners, 1);
   return rc;
@@ -71,7 +71,7 @@ int64_t tt__spawn_internal(uintptr_t pc, tt_fn fn, void *arg, const tt_spawn_opt
 
 static int64_t spawn(tt_worker *w, uintptr_t pc, tt_fn fn, void *arg, const tt_spawn_opts *opts,
                      const char *entry, const char *file, int line, const char *func,
-                     tt_wg *exit_wg) {
+                     tt_wg *exit_wg, void (*drop_arg)(void *)) {
   int st = atomic_load(&tt__rt.state);
   if (st != TT_RT_RUNNING) {
     bool never_started = st == TT_RT_OFF && atomic_load(&tt__rt.generation) == 0;
@@ -105,6 +105,7 @@ static int64_t spawn(tt_worker *w, uintptr_t pc, tt_fn fn, void *arg, const tt_s
     (void)entry, (void)file, (void)line, (void)func, (void)pc;
   }
   t->exit_wg = exit_wg;
+  t->drop_arg = drop_arg;
   atomic_store_explicit(&t->worker, -1, memory_order_relaxed);
   atomic_store_explicit(&t->state, TT_ST_RUNNABLE, memory_order_relaxed);
   if (opts && opts->name) {
@@ -138,7 +139,7 @@ static int64_t spawn(tt_worker *w, uintptr_t pc, tt_fn fn, void *arg, const tt_s
 int64_t tt__spawn(tt_fn fn, void *arg, const tt_spawn_opts *opts, const char *entry,
                   const char *file, int line, const char *func) {
   return tt__spawn_internal((uintptr_t)__builtin_return_address(0), fn, arg, opts, entry, file,
-                            line, func, NULL);
+                            line, func, NULL, NULL);
 }
 
 /* On the scheduler stack of the worker that ran the exiting task. */
@@ -169,6 +170,8 @@ static void free_list(tt_tasklist *l) {
 #ifdef TT_TSAN
       __tsan_destroy_fiber(t->tsan_fiber);
 #endif
+      if (t->drop_arg)
+        t->drop_arg(t->arg);
       if (t->stack_kind == TT_STACK_DEDICATED)
         tt__stack_free(NULL, t);
     }

@@ -168,7 +168,7 @@ int64_t tt__wg_spawn(tt_wg *wg, tt_fn fn, void *arg, const tt_spawn_opts *opts, 
   if (rc < 0)
     return rc;
   int64_t id = tt__spawn_internal((uintptr_t)__builtin_return_address(0), fn, arg, opts, entry,
-                                  file, line, func, wg);
+                                  file, line, func, wg, NULL);
   if (id < 0)
     tt_wg_add(wg, -1);
   return id;

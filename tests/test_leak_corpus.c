@@ -21,14 +21,6 @@ static tt_chan *volatile kept[256];
 static atomic_int nkept;
 static tt_group *volatile kept_group;
 
-#if TT_TEST_ASAN
-/* A group task that never returns keeps the small record tt_group_go made
- * for it (the task's argument, referenced only from its own stack, which
- * tt_shutdown frees): the leaked group task of leak_group_task owns it. */
-__attribute__((used, visibility("default"))) const char *__lsan_default_suppressions(void);
-const char *__lsan_default_suppressions(void) { return "leak:tt__group_go\n"; }
-#endif
-
 static void keep(tt_chan *c) {
   int i = atomic_fetch_add(&nkept, 1);
   CHECK(i < 256);
