@@ -5,6 +5,7 @@
  * nanosecond integers. One task per line keeps a big dump greppable and
  * diffable while staying a single document.
  */
+#include "bytebuf.h"
 #include "exports.h"
 #include "leak.h"
 
@@ -18,36 +19,9 @@
  * Not stdio's locked-file calls across the task: symbolizing a frame may
  * park the calling task (tt_blocking) and resume it on another thread,
  * which must not happen while this thread holds the FILE's lock. */
-typedef struct jbuf {
-  char *p;
-  size_t len, cap;
-  bool oom;
-} jbuf;
+typedef tt_bytebuf jbuf;
 
-static bool jb_reserve(jbuf *b, size_t more) {
-  if (b->oom)
-    return false;
-  if (b->len + more <= b->cap)
-    return true;
-  size_t cap = b->cap ? b->cap : 4096;
-  while (cap < b->len + more)
-    cap *= 2;
-  char *p = realloc(b->p, cap);
-  if (!p) {
-    b->oom = true;
-    return false;
-  }
-  b->p = p;
-  b->cap = cap;
-  return true;
-}
-
-static void jb_raw(jbuf *b, const void *p, size_t n) {
-  if (jb_reserve(b, n)) {
-    memcpy(b->p + b->len, p, n);
-    b->len += n;
-  }
-}
+static void jb_raw(jbuf *b, const void *p, size_t n) { tt__bytebuf_put(b, p, n); }
 
 static void jb_puts(jbuf *b, const char *s) { jb_raw(b, s, strlen(s)); }
 
@@ -312,18 +286,18 @@ int tt__export_json(FILE *out, const tt_snapshot *s) {
   jb_puts(&b, ",\"total\":");
   jb_i64(&b, (int64_t)s->ntasks);
   jb_puts(&b, ",\"tasks\":[");
-  for (size_t i = 0; i < s->ntasks && !b.oom; i++) {
+  for (size_t i = 0; i < s->ntasks && !b.failed; i++) {
     jb_puts(&b, i ? ",\n" : "\n");
     put_task(&b, s, &s->tasks[i], fr);
-    fwrite(b.p, 1, b.len, out);
+    fwrite(b.data, 1, b.len, out);
     b.len = 0;
   }
   jb_puts(&b, "\n]}\n");
-  int rc = b.oom ? TT_ENOMEM : 0;
-  if (!b.oom)
-    fwrite(b.p, 1, b.len, out);
+  int rc = b.failed ? TT_ENOMEM : 0;
+  if (!b.failed)
+    fwrite(b.data, 1, b.len, out);
   fflush(out);
-  free(b.p);
+  free(b.data);
   free(fr);
   return rc == 0 && ferror(out) ? TT_EINVAL : rc;
 }

@@ -21,6 +21,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bytebuf.h"
+
 /* ---- protobuf --------------------------------------------------------------- */
 
 enum { TT_PB_VARINT = 0, TT_PB_LEN = 2 };
@@ -28,11 +30,7 @@ enum { TT_PB_VARINT = 0, TT_PB_LEN = 2 };
 /* A varint needs at most 10 bytes: 64 bits in 7-bit groups. */
 #define TT_PB_VARINT_MAX 10
 
-typedef struct tt_pb {
-  uint8_t *data;
-  size_t len, cap;
-  bool failed; /* an allocation failed: everything after it was dropped */
-} tt_pb;
+typedef tt_bytebuf tt_pb;
 
 /* Encode v as a varint (7 bits per byte, low group first, high bit set on
  * all but the last byte). Returns the number of bytes written. */
@@ -46,34 +44,9 @@ static inline size_t tt__pb_varint_encode(uint8_t out[TT_PB_VARINT_MAX], uint64_
   return n;
 }
 
-static inline bool tt__pb_reserve(tt_pb *b, size_t more) {
-  if (b->failed)
-    return false;
-  if (b->len + more <= b->cap)
-    return true;
-  size_t cap = b->cap ? b->cap : 4096;
-  while (cap < b->len + more)
-    cap *= 2;
-  uint8_t *p = realloc(b->data, cap);
-  if (!p) {
-    b->failed = true;
-    return false;
-  }
-  b->data = p;
-  b->cap = cap;
-  return true;
-}
-
-static inline void tt__pb_raw(tt_pb *b, const void *p, size_t n) {
-  if (n && tt__pb_reserve(b, n)) {
-    memcpy(b->data + b->len, p, n);
-    b->len += n;
-  }
-}
-
 static inline void tt__pb_varint(tt_pb *b, uint64_t v) {
   uint8_t tmp[TT_PB_VARINT_MAX];
-  tt__pb_raw(b, tmp, tt__pb_varint_encode(tmp, v));
+  tt__bytebuf_put(b, tmp, tt__pb_varint_encode(tmp, v));
 }
 
 static inline void tt__pb_key(tt_pb *b, int field, int wire) {
@@ -108,7 +81,7 @@ static inline void tt__pb_bool_opt(tt_pb *b, int field, bool v) {
 static inline void tt__pb_bytes(tt_pb *b, int field, const void *p, size_t n) {
   tt__pb_key(b, field, TT_PB_LEN);
   tt__pb_varint(b, n);
-  tt__pb_raw(b, p, n);
+  tt__bytebuf_put(b, p, n);
 }
 
 /* Repeated varints, packed: one key and length, then the values. */
@@ -139,7 +112,7 @@ static inline void tt__pb_end(tt_pb *b, int field, size_t start) {
   size_t body = b->len - start;
   size_t h = tt__pb_varint_encode(head, (uint64_t)field << 3 | TT_PB_LEN);
   h += tt__pb_varint_encode(head + h, body);
-  if (!tt__pb_reserve(b, h))
+  if (!tt__bytebuf_reserve(b, h))
     return;
   memmove(b->data + start + h, b->data + start, body);
   memcpy(b->data + start, head, h);
