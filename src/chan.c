@@ -337,6 +337,8 @@ int tt_chan_recv_until(tt_chan *c, void *out, int64_t deadline) {
 
 /* ---- Close ----------------------------------------------------------------- */
 
+#define CLOSE_BATCH 64
+
 int tt__chan_close(tt_chan *c, const char *file, int line) {
   if (!c)
     return tt__chan_misuse(NULL, "close of nil channel", TT_EINVAL);
@@ -354,27 +356,45 @@ int tt__chan_close(tt_chan *c, const char *file, int line) {
   c->close_task = tt_self();
   if (tt__strict() && !c->close_stack && (c->close_stack = malloc(32 * sizeof(void *))))
     c->close_depth = backtrace(c->close_stack, 32);
-  /* Claim every waiter under the lock, wake them after it. */
-  tt_task *wake = NULL;
-  tt_waiter *w;
-  while ((w = tt__waitq_claim(&c->recvq))) {
-    tt__elem_zero(w->elem, c->elem_size);
-    w->success = false;
-    w->op->task->next = wake;
-    wake = w->op->task;
+  /* Senders (a misuse: they fail) are all claimed at once. Receivers are
+   * claimed and woken CLOSE_BATCH at a time, unlocking between batches: a
+   * channel may have a million of them (a context's done channel), and this
+   * way each batch is woken while its waiters are still in cache and, with
+   * other workers, the first ones run while the rest are being claimed.
+   * Nobody can join the queue once it is closed; a select or timed wait
+   * that completes elsewhere meanwhile unlinks itself as usual. */
+  tt_task *senders = NULL;
+  tt_waiter *s;
+  while ((s = tt__waitq_claim_any(&c->sendq))) {
+    s->success = false;
+    s->op->task->next = senders;
+    senders = s->op->task;
   }
-  while ((w = tt__waitq_claim(&c->sendq))) {
-    w->success = false;
-    w->op->task->next = wake;
-    wake = w->op->task;
+  for (;;) {
+    tt_waiter *batch[CLOSE_BATCH];
+    tt_task *wake[CLOSE_BATCH];
+    int n = c->recvq.first ? tt__waitq_claim_batch(&c->recvq, batch, CLOSE_BATCH) : 0;
+    for (int i = 0; i < n; i++) {
+      tt__elem_zero(batch[i]->elem, c->elem_size);
+      batch[i]->success = false;
+      wake[i] = batch[i]->op->task;
+      __builtin_prefetch(wake[i], 1);
+    }
+    bool more = c->recvq.first != NULL;
+    tt_spin_unlock(&c->lock);
+    tt_worker *w = tt__worker(); /* NULL on a plain thread: tt__ready_on copes */
+    while (senders) {
+      tt_task *next = senders->next;
+      tt__ready_on(w, senders);
+      senders = next;
+    }
+    for (int i = 0; i < n; i++)
+      tt__ready_on(w, wake[i]);
+    if (!more)
+      return 0;
+    tt_spin_lock(&c->lock);
+    tt__chan_forget_stale(c);
   }
-  tt_spin_unlock(&c->lock);
-  while (wake) {
-    tt_task *next = wake->next;
-    tt__ready(wake);
-    wake = next;
-  }
-  return 0;
 }
 
 size_t tt_chan_len(tt_chan *c) {

@@ -14,7 +14,6 @@
  * Value contexts carry one key/value pair and otherwise behave as their
  * parent: they share its done channel, error and deadline.
  */
-#include <execinfo.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -64,71 +63,9 @@ tt_context *tt_context_ref(tt_context *c) {
 
 static void timer_fire(tt_tnode *tm);
 
-/* How many waiters a cancel claims and wakes at a time. */
-#define WAKE_BATCH 64
-
-/* Close the done channel of a context being cancelled. This is
- * tt__chan_close, except that the receivers are claimed and woken a batch
- * at a time, unlocking the channel in between: a cancel may wake a million
- * tasks, each waiter on its own task's stack next to its task record, and
- * waking a batch right after claiming it touches that memory once instead
- * of twice (claim all, then wake all); with two or more workers the woken
- * tasks start running while the rest are still being claimed. Receivers
- * not yet claimed stay queued on a channel already marked closed: nobody
- * can join them (a receive finds it closed and returns), a select or timed
- * wait that completes elsewhere unlinks itself as usual, and the next batch
- * wakes the rest. Senders (a send on a done channel is a misuse) are all
- * claimed before the first unlock, so that no receiver can meet one on the
- * closed channel. */
-static void close_done(tt_context *c) {
-  tt_chan *d = c->done;
-  tt_spin_lock(&d->lock);
-  tt__chan_forget_stale(d);
-  if (d->closed) {
-    /* Somebody closed it by hand: let the channel code report that. */
-    tt_spin_unlock(&d->lock);
-    tt__chan_close(d, c->file, c->line);
-    return;
-  }
-  d->closed = true;
-  d->close_file = c->file;
-  d->close_line = c->line;
-  d->close_task = tt_self();
-  if (tt__strict() && !d->close_stack && (d->close_stack = malloc(32 * sizeof(void *))))
-    d->close_depth = backtrace(d->close_stack, 32);
-  tt_task *senders = NULL;
-  tt_waiter *s;
-  while ((s = tt__waitq_claim_any(&d->sendq))) {
-    s->success = false;
-    s->op->task->next = senders;
-    senders = s->op->task;
-  }
-  for (;;) {
-    tt_waiter *batch[WAKE_BATCH];
-    tt_task *wake[WAKE_BATCH];
-    int n = d->recvq.first ? tt__waitq_claim_batch(&d->recvq, batch, WAKE_BATCH) : 0;
-    for (int i = 0; i < n; i++) {
-      tt__elem_zero(batch[i]->elem, d->elem_size);
-      batch[i]->success = false;
-      wake[i] = batch[i]->op->task;
-      __builtin_prefetch(wake[i], 1);
-    }
-    bool more = d->recvq.first != NULL;
-    tt_spin_unlock(&d->lock);
-    tt_worker *w = tt__worker(); /* NULL on a plain thread: tt__ready_on copes */
-    while (senders) {
-      tt_task *next = senders->next;
-      tt__ready_on(w, senders);
-      senders = next;
-    }
-    for (int i = 0; i < n; i++)
-      tt__ready_on(w, wake[i]);
-    if (!more)
-      return;
-    tt_spin_lock(&d->lock);
-    tt__chan_forget_stale(d);
-  }
-}
+/* Close the done channel of a context being cancelled: tt__chan_close
+ * wakes its (possibly million) receivers a batch at a time. */
+static void close_done(tt_context *c) { tt__chan_close(c->done, c->file, c->line); }
 
 /* Cancel one context (no recursion): set the error, close done, hand back
  * the children (each with a reference taken) for the caller's worklist. */

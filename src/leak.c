@@ -172,7 +172,9 @@ static bool select_stuck(const tt_chan *c, const tt_waiter *w) {
 }
 
 bool tt__leak_chan_orphaned(tt_chan *c, tt_task **wake) {
-  if (!TT_BOOKKEEPING)
+  /* A closed channel's waiters are being released (tt__chan_close wakes
+   * them a batch at a time, with the lock let go in between). */
+  if (!TT_BOOKKEEPING || c->closed)
     return false;
   int receivers = 0;
   for (tt_waiter *w = c->recvq.first; w; w = w->next)
