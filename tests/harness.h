@@ -384,4 +384,38 @@ static inline __attribute__((unused)) int tt_test_run_self(const char *argv0, co
   return tt_test_capture_child(tt_test_exec_self, &x, err_out, status);
 }
 
+/* ---- capturing output as strings (free them) ------------------------ */
+
+/* Everything a stream yields (a file, a pipe). */
+static inline __attribute__((unused)) char *tt_test_read_stream(FILE *in) {
+  char *buf = NULL;
+  size_t len = 0;
+  FILE *m = open_memstream(&buf, &len);
+  int c;
+  while (in && (c = fgetc(in)) != EOF)
+    fputc(c, m);
+  fclose(m);
+  return buf;
+}
+
+/* A dump of every task in `format`. */
+static inline __attribute__((unused)) char *tt_test_dump(tt_dump_format format) {
+  char *buf = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&buf, &len);
+  CHECK_EQ(tt_dump_as(f, format), 0);
+  fclose(f);
+  return buf;
+}
+
+/* The report of every definite leak found so far. */
+static inline __attribute__((unused)) char *tt_test_leak_report(void) {
+  char *buf = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&buf, &len);
+  CHECK_EQ(tt_leak_report(f), 0);
+  fclose(f);
+  return buf;
+}
+
 #endif /* TT_TEST_HARNESS_H */

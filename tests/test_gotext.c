@@ -348,13 +348,7 @@ static char *slurp(const char *path) {
   FILE *f = fopen(path, "r");
   if (!f)
     return NULL;
-  char *buf = NULL;
-  size_t len = 0;
-  FILE *m = open_memstream(&buf, &len);
-  int c;
-  while ((c = fgetc(f)) != EOF)
-    fputc(c, m);
-  fclose(m);
+  char *buf = tt_test_read_stream(f);
   fclose(f);
   return buf;
 }

@@ -33,24 +33,6 @@ static void await_parked(int64_t id, const char *reason) {
             (long long)id, reason);
 }
 
-static char *report_string(void) {
-  char *buf = NULL;
-  size_t len = 0;
-  FILE *f = open_memstream(&buf, &len);
-  CHECK_EQ(tt_leak_report(f), 0);
-  fclose(f);
-  return buf;
-}
-
-static char *debug2_string(void) {
-  char *buf = NULL;
-  size_t len = 0;
-  FILE *f = open_memstream(&buf, &len);
-  CHECK_EQ(tt_dump_as(f, TT_DUMP_GO_DEBUG2), 0);
-  fclose(f);
-  return buf;
-}
-
 /* The goroutineleak pprof profile, read by the real go tool pprof. */
 static void check_leak_profile(void) {
   const char *go = getenv("TT_GO") ? getenv("TT_GO") : "/usr/lib/go-1.19/bin/go";
@@ -67,13 +49,7 @@ static void check_leak_profile(void) {
   snprintf(cmd, sizeof cmd, "%s tool pprof -traces %s 2>&1", go, path);
   /* From a task: popen blocks this worker, which is fine for a test. */
   FILE *p = popen(cmd, "r");
-  char *out = NULL;
-  size_t len = 0;
-  FILE *m = open_memstream(&out, &len);
-  int c;
-  while (p && (c = fgetc(p)) != EOF)
-    fputc(c, m);
-  fclose(m);
+  char *out = tt_test_read_stream(p);
   CHECK(p && pclose(p) == 0);
   CHECK_MSG(strstr(out, "sender") != NULL, "no leaked sender in the profile:\n%s", out);
   CHECK_MSG(strstr(out, "abandoned_sender") == NULL && strstr(out, "leak_main") == NULL,
@@ -95,13 +71,13 @@ static void abandoned_sender(void) {
   tt_chan_unref(c);
   CHECK_EQ(tt_leak_count(), before + 1);
 
-  char *dump = debug2_string();
+  char *dump = tt_test_dump(TT_DUMP_GO_DEBUG2);
   char want[64];
   snprintf(want, sizeof want, "goroutine %lld [chan send (leaked)]:", (long long)id);
   CHECK_MSG(strstr(dump, want) != NULL, "no \"%s\" in:\n%s", want, dump);
   free(dump);
 
-  char *rep = report_string();
+  char *rep = tt_test_leak_report();
   char line[512];
   snprintf(line, sizeof line, "tether: leak: task %lld (sender, spawned at", (long long)id);
   CHECK_MSG(strstr(rep, line) != NULL, "no \"%s\" in:\n%s", line, rep);
@@ -119,11 +95,7 @@ static void abandoned_sender(void) {
   free(rep);
 
   /* JSON says why; the goroutineleak profile holds the leaked task only */
-  char *json = NULL;
-  size_t len = 0;
-  FILE *f = open_memstream(&json, &len);
-  CHECK_EQ(tt_dump_as(f, TT_DUMP_JSON), 0);
-  fclose(f);
+  char *json = tt_test_dump(TT_DUMP_JSON);
   CHECK_MSG(strstr(json, "\"leaked\":\"abandoned sender (seed pattern 1)") != NULL, "%s", json);
   free(json);
   check_leak_profile();
@@ -145,7 +117,7 @@ static void abandoned_receivers(void) {
     await_parked(ids[i] = tt_go(receiver, jobs), "chan receive");
   tt_chan_unref(jobs);
   CHECK_EQ(tt_leak_count(), before + 4);
-  char *rep = report_string();
+  char *rep = tt_test_leak_report();
   CHECK(strstr(rep, "abandoned receiver (seed pattern 2)") != NULL);
   char line[128];
   for (int i = 0; i < 3; i++) {
@@ -256,7 +228,7 @@ static void abandoned_select(void) {
   g_kept[1] = g_sel_b;
   tt_chan_unref(g_sel_b);
   CHECK_EQ(tt_leak_count(), before + 1);
-  char *rep = report_string();
+  char *rep = tt_test_leak_report();
   char line[128];
   snprintf(line, sizeof line, "task %lld (two_way_select", (long long)id);
   CHECK_MSG(strstr(rep, line) != NULL, "no \"%s\" in:\n%s", line, rep);
@@ -291,7 +263,7 @@ static void nil_waits(void) {
   await_parked(tt_go(nil_receiver, NULL), "chan receive (nil chan)");
   await_parked(tt_go(empty_select, NULL), "select (no cases)");
   CHECK_EQ(tt_leak_count(), before + 2);
-  char *rep = report_string();
+  char *rep = tt_test_leak_report();
   CHECK(strstr(rep, "wait on a nil channel with no deadline") != NULL);
   CHECK(strstr(rep, "select with no case that can ever be ready") != NULL);
   free(rep);

@@ -51,15 +51,6 @@ static void await_waiting(int64_t id) {
   CHECK_MSG(t.found && t.info.state == TT_TASK_WAITING, "task %lld never parked", (long long)id);
 }
 
-static char *report_string(void) {
-  char *buf = NULL;
-  size_t len = 0;
-  FILE *f = open_memstream(&buf, &len);
-  CHECK_EQ(tt_leak_report(f), 0);
-  fclose(f);
-  return buf;
-}
-
 static const char big_src[BIG_ELEM];
 static char big_dst[BIG_ELEM];
 
@@ -1247,7 +1238,7 @@ static void run(const scenario *s, int is_leak) {
             (long long)(tt_num_tasks() - tasks0), want);
   if (!is_leak)
     return;
-  char *rep = report_string();
+  char *rep = tt_test_leak_report();
   int64_t total = tt_leak_count();
   CHECK_EQ(count_records(rep), total);
   const char *start = nth_record(rep, total - got);
