@@ -83,9 +83,20 @@ int tt_procs(void);
 
 /* ---- Tasks ------------------------------------------------------------ */
 
+typedef struct tt_chan tt_chan;
+typedef struct tt_context tt_context;
+
+#define TT_GIVE_MAX 4
 typedef struct tt_spawn_opts {
   const char *name;  /* copied; shown in dumps (NULL: none) */
   size_t stack_size; /* 0: the runtime default */
+  /* Hand the new task its own reference to each of these (NULL entries
+   * are skipped): the runtime takes it at the spawn and releases whatever
+   * of it the task has not released itself when the task returns. The
+   * leak detector then knows the task holds the handle; see "Ownership of
+   * handles" below. */
+  tt_chan *give_chans[TT_GIVE_MAX];
+  tt_context *give_ctx;
 } tt_spawn_opts;
 
 /* Spawn fn(arg) as a new task. Returns its id (> 0; ids grow in spawn order
@@ -96,7 +107,10 @@ typedef struct tt_spawn_opts {
  * from a task, the new task runs first, on the same worker, until it
  * blocks, yields or returns (so the call is a scheduling point). */
 #define tt_go(fn, arg) tt__spawn((fn), (arg), NULL, #fn, __FILE__, __LINE__, __func__)
-#define tt_go_opts(fn, arg, opts) tt__spawn((fn), (arg), (opts), #fn, __FILE__, __LINE__, __func__)
+/* Variadic so that a compound literal with commas needs no parentheses:
+ * tt_go_opts(fn, arg, &(tt_spawn_opts){.give_chans = {a, b}}). */
+#define tt_go_opts(fn, arg, ...) \
+  tt__spawn((fn), (arg), (__VA_ARGS__), #fn, __FILE__, __LINE__, __func__)
 
 /* Let other runnable tasks run. Task only. */
 int tt_yield(void);
@@ -166,8 +180,6 @@ int tt_wg_wait(tt_wg *wg);
  * chan)"), which leak detection reports. Blocking calls are task only
  * (TT_ENOTASK elsewhere); the try-variants work from any thread.
  */
-
-typedef struct tt_chan tt_chan;
 
 /* A new channel, or NULL when out of memory or elem_size > 65536. */
 #define tt_chan_make(elem_size, cap) tt__chan_make((elem_size), (cap), __FILE__, __LINE__)
@@ -247,8 +259,6 @@ int tt_select(tt_case *cases, int n, int flags, int64_t deadline);
  * passed is a "lost cancel": it is counted (tt_context_lost_cancels) and,
  * with TT_STRICT=1, reported on stderr with the site that made it.
  */
-
-typedef struct tt_context tt_context;
 
 /* The root: never cancelled, no deadline, no values; its done channel is
  * NULL (a nil channel, never ready). Reference counting is a no-op on it. */
@@ -618,7 +628,12 @@ typedef enum tt_leak_mode {
 /* Also read from TT_LEAKCHECK=record|report|abort|recover on first use.
  * Returns the previous mode or TT_EINVAL. */
 int tt_leak_set_mode(tt_leak_mode mode);
-int64_t tt_leak_count(void);   /* leaks found since the process started */
+int64_t tt_leak_count(void); /* leaks found since the process started */
+/* Run the wait-for-graph detector now (see "Ownership of handles"): every
+ * task that no live task can ever wake is recorded like the leaks above,
+ * with the proof (who can reach what it waits on). Returns how many tasks
+ * it newly found leaked, or TT_ENOTINIT / TT_ENOMEM. */
+int64_t tt_leak_check(void);
 int tt_leak_report(FILE *out); /* each with its class and both stacks */
 
 /* ---- Internal entry points used by the macros above ------------------- */

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "chan.h"
+#include "holds.h"
 #include "leak.h"
 
 #define MAX_ELEM (64u << 10)
@@ -61,7 +62,7 @@ int tt__chan_misuse(tt_chan *c, const char *what, int code) {
 
 /* ---- Make, ref, free ----------------------------------------------------- */
 
-tt_chan *tt__chan_make(size_t elem_size, size_t cap, const char *file, int line) {
+tt_chan *tt__chan_new(size_t elem_size, size_t cap, const char *file, int line) {
   if (elem_size > MAX_ELEM || (elem_size && cap > SIZE_MAX / elem_size))
     return NULL;
   /* One allocation: the ring buffer follows the header (16-byte aligned). */
@@ -83,16 +84,28 @@ tt_chan *tt__chan_make(size_t elem_size, size_t cap, const char *file, int line)
   return c;
 }
 
+tt_chan *tt__chan_make(size_t elem_size, size_t cap, const char *file, int line) {
+  tt_chan *c = tt__chan_new(elem_size, cap, file, line);
+  if (c) {
+    tt__root_forget(c); /* a stale root at a reused address is not this channel's */
+    tt__hold_ref(tt__current(), c, TT_OBJ_CHAN);
+  }
+  return c;
+}
+
 static bool chan_ok(tt_chan *c) { return c && c->magic == TT_CHAN_MAGIC; }
 
 tt_chan *tt_chan_ref(tt_chan *c) {
-  if (chan_ok(c))
+  if (chan_ok(c)) {
     atomic_fetch_add_explicit(&c->refs, 1, memory_order_relaxed);
+    tt__hold_ref(tt__current(), c, TT_OBJ_CHAN);
+  }
   return c;
 }
 
 void tt__chan_free(tt_chan *c) {
   c->magic = TT_CHAN_DEAD;
+  tt__root_forget(c);
   free(c->close_stack);
   free(c);
 }
@@ -114,9 +127,25 @@ bool tt__chan_unpin_locked(tt_chan *c, tt_waitq *q, tt_waiter *w) {
   return should_free_locked(c);
 }
 
+void tt__chan_holder_gone(tt_chan *c) {
+  tt_spin_lock(&c->lock);
+  tt__chan_forget_stale(c);
+  for (int q = 0; q < 2; q++)
+    for (tt_waiter *w = q ? c->recvq.first : c->sendq.first; w; w = w->next)
+      atomic_store_explicit(&w->op->task->holder_gone, 1, memory_order_relaxed);
+  tt_spin_unlock(&c->lock);
+}
+
 int tt_chan_unref(tt_chan *c) {
   if (!chan_ok(c))
     return TT_EINVAL;
+  tt__hold_unref(tt__current(), c);
+  return tt__chan_unref_raw(c);
+}
+
+void tt__chan_ref_raw(tt_chan *c) { atomic_fetch_add_explicit(&c->refs, 1, memory_order_relaxed); }
+
+int tt__chan_unref_raw(tt_chan *c) {
   if (atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel) != 1)
     return 0;
   tt_spin_lock(&c->lock);
@@ -245,6 +274,7 @@ static inline int wait_for_partner(tt_worker *wk, tt_chan *c, tt_waitq *q, void 
     __atomic_store_n(&wk->current->wait_line, c->line, __ATOMIC_RELAXED);
     __atomic_store_n(&wk->current->wait_file, c->file, __ATOMIC_RELAXED);
   }
+  atomic_store_explicit(&wk->current->wait_bounded, pinned, memory_order_relaxed);
   tt__park_on(wk, send ? TT_WAIT_CHAN_SEND : TT_WAIT_CHAN_RECV, c, park1_commit, &p);
   return finish_wait(c, q, &w, &op, pinned, send);
 }
@@ -263,6 +293,7 @@ static int chan_send(tt_chan *c, const void *elem, int64_t deadline, bool block)
   }
   if (!chan_ok(c))
     return TT_EINVAL;
+  tt__hold_publish(self, c, TT_OBJ_CHAN);
   tt_spin_lock(&c->lock);
   tt__chan_forget_stale(c);
   if (c->closed) {
@@ -299,6 +330,7 @@ static int chan_recv(tt_chan *c, void *out, int64_t deadline, bool block) {
   }
   if (!chan_ok(c))
     return TT_EINVAL;
+  tt__touch(self, c, TT_OBJ_CHAN);
   tt_spin_lock(&c->lock);
   tt__chan_forget_stale(c);
   tt_waiter *s = tt__waitq_claim_any(&c->sendq);
@@ -344,6 +376,7 @@ int tt__chan_close(tt_chan *c, const char *file, int line) {
     return tt__chan_misuse(NULL, "close of nil channel", TT_EINVAL);
   if (!chan_ok(c))
     return TT_EINVAL;
+  tt__hold_publish(tt__current(), c, TT_OBJ_CHAN);
   tt_spin_lock(&c->lock);
   tt__chan_forget_stale(c);
   if (c->closed) {

@@ -15,6 +15,7 @@ struct tt_chan {
   uint32_t magic;
   bool closed;
   bool orphaned; /* no references left (tasks may still be queued) */
+  bool rooted;   /* the runtime owns it (timers, done channels): always reachable */
   /* Blocked operations that will touch the channel again after they wake
    * (those with a deadline, and selects: they come back to unlink their
    * waiters). The channel is freed only when this is zero too. */
@@ -77,6 +78,17 @@ void tt__chan_enqueue(tt_chan *c, tt_waitq *q, tt_waiter *w, bool pin);
  * drop the pin. Returns true when the caller must free c after unlocking. */
 bool tt__chan_unpin_locked(tt_chan *c, tt_waitq *q, tt_waiter *w);
 void tt__chan_free(tt_chan *c);
+/* A channel owned by the runtime itself (a timer's, a context's done
+ * channel): made without a reference for the calling task, and a root for
+ * the leak detector. */
+tt_chan *tt__chan_new(size_t elem_size, size_t cap, const char *file, int line);
+/* A task holding a counted reference to c exits: mark c's waiters (leak
+ * classification of seed pattern 6). */
+void tt__chan_holder_gone(tt_chan *c);
+/* Reference counting without the calling task's bookkeeping: for the
+ * references the runtime takes and drops on a task's behalf (holds.c). */
+void tt__chan_ref_raw(tt_chan *c);
+int tt__chan_unref_raw(tt_chan *c);
 
 /* Misuse: an error return normally, an abort with a report in strict mode. */
 int tt__chan_misuse(tt_chan *c, const char *what, int code);

@@ -223,11 +223,12 @@ static chan_timer *make(int64_t ns, int64_t period, const char *file, int line) 
     if (!t)
       return NULL;
     *t = (chan_timer){.node = {.fire = fire, .arg = t, .index = -1}};
-    t->c = tt__chan_make(sizeof(int64_t), 1, file, line);
+    t->c = tt__chan_new(sizeof(int64_t), 1, file, line);
     if (!t->c) {
       free(t);
       return NULL;
     }
+    t->c->rooted = true; /* the timer sends on it */
     registry_add(t);
   }
   /* Under the lock: a registry walk may be looking at a cached timer. */

@@ -19,6 +19,7 @@
  * Whatever the outcome, the mutex is locked again before returning, as
  * pthread_cond_timedwait does; relocking is a plain (unbounded) lock.
  */
+#include "holds.h"
 #include "sync.h"
 
 static inline tt_cond_s *cv(tt_cond *c) { return (tt_cond_s *)c; }
@@ -70,6 +71,7 @@ int tt_cond_wait_ctx(tt_cond *c, tt_mutex *m, tt_context *ctx) {
 int tt_cond_signal(tt_cond *pc) {
   if (!pc)
     return TT_EINVAL;
+  tt__hold_publish_any(tt__current()); /* the guarded state may carry handles */
   tt_cond_s *c = cv(pc);
   tt_spin_lock(&c->lock);
   tt__syncq_refresh(&c->q, &c->gen);
@@ -84,6 +86,7 @@ int tt_cond_signal(tt_cond *pc) {
 int tt_cond_broadcast(tt_cond *pc) {
   if (!pc)
     return TT_EINVAL;
+  tt__hold_publish_any(tt__current()); /* the guarded state may carry handles */
   tt_cond_s *c = cv(pc);
   tt_task *wake = NULL;
   tt_spin_lock(&c->lock);

@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "chan.h"
+#include "holds.h"
 #include "wait.h"
 
 struct tt_context {
@@ -44,6 +45,8 @@ struct tt_context {
   char msg[128]; /* written once, before err is set; last, so making one need not zero it */
 };
 
+static int unref(tt_context *c);
+
 static tt_context background = {.deadline = TT_NO_DEADLINE, .file = "(background)"};
 static _Atomic int64_t lost_cancels;
 
@@ -54,8 +57,10 @@ int64_t tt_context_lost_cancels(void) { return atomic_load(&lost_cancels); }
 static tt_context *resolve(tt_context *c) { return c->delegate ? c->delegate : c; }
 
 tt_context *tt_context_ref(tt_context *c) {
-  if (c && c != &background)
+  if (c && c != &background) {
     atomic_fetch_add_explicit(&c->refs, 1, memory_order_relaxed);
+    tt__hold_ref(tt__current(), c, TT_OBJ_CONTEXT);
+  }
   return c;
 }
 
@@ -119,7 +124,7 @@ static void cancel_tree(tt_context *c, int err, int cause, const char *msg) {
       for (tail = more; tail->work_next; tail = tail->work_next)
         ;
     }
-    tt_context_unref(k);
+    unref(k);
   }
 }
 
@@ -151,7 +156,12 @@ static tt_context *alloc_child(tt_context *parent, const char *file, int line) {
     return NULL;
   memset(c, 0, offsetof(tt_context, msg));
   atomic_init(&c->refs, 1);
-  c->parent = tt_context_ref(parent);
+  tt__root_forget(c); /* a stale root at a reused address is not this context's */
+  tt__hold_ref(tt__current(), c, TT_OBJ_CONTEXT); /* the caller's reference */
+  /* The child's reference to its parent is the child's, not the task's. */
+  if (parent != &background)
+    atomic_fetch_add_explicit(&parent->refs, 1, memory_order_relaxed);
+  c->parent = parent;
   c->deadline = TT_NO_DEADLINE;
   c->file = file;
   c->line = line;
@@ -165,12 +175,13 @@ tt_context *tt__with(tt_context *parent, int64_t deadline, const char *file, int
   tt_context *c = alloc_child(parent, file, line);
   if (!c)
     return NULL;
-  c->done = tt__chan_make(0, 0, file, line);
+  c->done = tt__chan_new(0, 0, file, line);
   if (!c->done) {
-    tt_context_unref(parent);
+    unref(parent);
     free(c);
     return NULL;
   }
+  c->done->rooted = true; /* cancel closes it: see docs/API.md on contexts */
   tt_context *p = resolve(parent);
   c->deadline = deadline < p->deadline ? deadline : p->deadline;
 
@@ -233,6 +244,22 @@ int tt_context_unref(tt_context *c) {
     return TT_EINVAL;
   if (c == &background)
     return 0;
+  tt__hold_unref(tt__current(), c);
+  return unref(c);
+}
+
+void tt__context_ref_raw(tt_context *c) {
+  if (c != &background)
+    atomic_fetch_add_explicit(&c->refs, 1, memory_order_relaxed);
+}
+
+int tt__context_unref_raw(tt_context *c) { return unref(c); }
+
+/* Drop a reference that the context tree itself held (or the task's, once
+ * accounted for). */
+static int unref(tt_context *c) {
+  if (c == &background)
+    return 0;
   if (atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel) != 1)
     return 0;
   /* Disarm the deadline timer, or wait out its callback if a worker is
@@ -265,7 +292,8 @@ int tt_context_unref(tt_context *c) {
   }
   if (c->done)
     tt_chan_unref(c->done);
-  tt_context_unref(p);
+  unref(p);
+  tt__root_forget(c);
   free(c);
   return 0;
 }

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "chan.h"
 #include "internal.h"
 #include "snapshot.h"
 
@@ -50,7 +51,9 @@ tt_group *tt__group_make(tt_context *parent, int limit, const char *file, int li
   g->line = line;
   g->ctx = tt__with(parent, TT_NO_DEADLINE, file, line);
   g->wg = tt_wg_make();
-  g->slots = limit ? tt__chan_make(0, (size_t)limit, file, line) : NULL;
+  g->slots = limit ? tt__chan_new(0, (size_t)limit, file, line) : NULL;
+  if (g->slots)
+    g->slots->rooted = true; /* the group's own tasks free the slots */
   if (!g->ctx || !g->wg || (limit && !g->slots)) {
     if (g->ctx)
       tt_context_release(g->ctx);

@@ -114,6 +114,30 @@ typedef struct tt_tasklist {
 
 enum { TT_STACK_POOLED = 0, TT_STACK_DEDICATED = 1 };
 
+/* One handle a task holds or can reach, for the leak detector (holds.c).
+ * count: references the task owns (made or taken in it, or handed to it at
+ * spawn); 0 for a handle it only borrows (it used the handle, or inherited
+ * it from its spawner). seq: the task's publish count when it got the
+ * handle or last published on it; an entry older than the task's latest
+ * publish may have been passed on to another task. */
+typedef struct tt_hold {
+  const void *obj;
+  uint32_t count;
+  uint32_t seq;
+  uint8_t kind;   /* TT_OBJ_* (holds.h) */
+  uint8_t handed; /* references handed at spawn: released when the task exits */
+} tt_hold;
+
+typedef struct tt_holds {
+  tt_spinlock lock; /* the owner takes it to add or grow; the detector to read */
+  uint32_t n, cap;
+  uint32_t pubseq; /* publishes (send, close, unlock, signal) so far */
+  uint32_t icap;   /* size of index (a power of two), 0 while linear */
+  uint32_t *index; /* open addressing: item position + 1, 0 empty */
+  tt_hold *items;  /* local, or the heap once it outgrows it */
+  tt_hold local[3];
+} tt_holds;
+
 typedef struct tt_task tt_task;
 struct tt_task {
   tt_ctx ctx;       /* saved registers; first for the assembly's sake */
@@ -154,6 +178,12 @@ struct tt_task {
   void (*drop_arg)(void *arg); /* frees arg when shutdown drops the task unfinished */
   tt_tnode timer;              /* used by sleep */
   void *wait_obj;              /* primitive waited on, for dumps and leak detection */
+  /* The wait has a deadline or a context: it ends by itself (leak detector). */
+  _Atomic uint8_t wait_bounded;
+  /* A task that held a counted reference to the channel this task waits on
+   * exited while it waited (pattern 6's "the sender returned"). */
+  _Atomic uint8_t holder_gone;
+  tt_holds holds; /* handles it holds or can reach (holds.c) */
 
   void *asan_fake_stack;
   void *tsan_fiber;

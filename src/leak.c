@@ -42,6 +42,7 @@ typedef struct leak_record {
   int64_t by_task; /* who made it certain: a task id, 0 for a plain thread */
   int nwait, nby;
   uintptr_t wait_pcs[LEAK_FRAMES], by_pcs[LEAK_FRAMES];
+  char detail[384]; /* the wait-for graph's proof; "" for the other events */
 } leak_record;
 
 static pthread_mutex_t leak_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -60,6 +61,17 @@ static const char *const class_names[TT_LEAK__COUNT] = {
     [TT_LEAK_EMPTY_SELECT] = "select with no case that can ever be ready, and no deadline",
     [TT_LEAK_SELECT_ABANDONED] =
         "select whose every channel was abandoned: no case can ever be ready, and no deadline",
+    [TT_LEAK_SELF_WAIT] = "waiting on itself (seed pattern 3): no other task can reach the channel",
+    [TT_LEAK_ERROR_PATH] = "error-path leak (seed pattern 6): the task that held the other end "
+                           "returned without using it, and no other task can reach the channel",
+    [TT_LEAK_CHAN_CHAIN] = "every task that can reach the channel is itself blocked for good (a "
+                           "wait-for chain or cycle)",
+    [TT_LEAK_SELECT_CHAIN] = "select whose every channel is reachable only from tasks blocked for "
+                             "good (a wait-for chain or cycle)",
+    [TT_LEAK_WG_NEVER_DONE] = "WaitGroup never done: no task that can call Done can run again",
+    [TT_LEAK_MUTEX_ORPHANED] = "mutex held by a task that exited without unlocking it",
+    [TT_LEAK_LOCK_CYCLE] = "lock cycle: each task holds a mutex the next one waits for",
+    [TT_LEAK_MUTEX_HELD_LEAKED] = "mutex held by a task that is itself leaked",
 };
 
 const char *tt__leak_class_name(int cls) {
@@ -87,6 +99,8 @@ static int mode_now(void) {
   atomic_compare_exchange_strong(&leak_mode, &expect, m);
   return atomic_load(&leak_mode);
 }
+
+int tt__leak_mode_now(void) { return mode_now(); }
 
 int tt_leak_set_mode(tt_leak_mode mode) {
   if ((unsigned)mode > TT_LEAK_RECOVER)
@@ -223,6 +237,22 @@ bool tt__leak_chan_orphaned(tt_chan *c, tt_task **wake) {
   return any;
 }
 
+void tt__leak_record_graph(int cls, const tt_task *t, tt_wait_reason why, const void *obj,
+                           const char *detail, int64_t by_task, const uintptr_t *by_pcs, int nby) {
+  leak_record *r = new_record(cls, t, why, obj, __atomic_load_n(&t->wait_file, __ATOMIC_RELAXED),
+                              __atomic_load_n(&t->wait_line, __ATOMIC_RELAXED));
+  if (!r)
+    return;
+  bool ran = false;
+  r->nwait = tt__stack_walk_parked(t, r->wait_pcs, LEAK_FRAMES, &ran);
+  snprintf(r->detail, sizeof r->detail, "%s", detail);
+  r->by_task = by_task;
+  r->nby = nby < LEAK_FRAMES ? nby : LEAK_FRAMES;
+  if (r->nby > 0)
+    memcpy(r->by_pcs, by_pcs, (size_t)r->nby * sizeof *by_pcs);
+  publish(r);
+}
+
 int tt__leak_self(int cls, tt_wait_reason why) {
   tt_task *t = tt__current();
   if (!TT_BOOKKEEPING || !t)
@@ -265,7 +295,16 @@ static void print_record(FILE *out, const leak_record *r) {
   fprintf(out, " (%s, spawned at %s:%d in %s) can never run again\n", r->entry ? r->entry : "?",
           r->spawn_file ? r->spawn_file : "?", r->spawn_line, r->spawn_func ? r->spawn_func : "?");
   fprintf(out, "  why: %s\n", tt__leak_class_name(r->cls));
-  if (r->obj) {
+  if (r->detail[0]) {
+    fprintf(out, "  it waits [%s] on %#llx", tt__wait_reason_string(r->why),
+            (unsigned long long)r->obj);
+    if (r->obj_file)
+      fprintf(out, " made at %s:%d", r->obj_file, r->obj_line);
+    fprintf(out, "\n  proof: %s\n", r->detail);
+    if (r->nby > 0)
+      fprintf(out, "  the last event that made it certain was in %s %lld\n",
+              r->by_task > 0 ? "task" : "thread", (long long)r->by_task);
+  } else if (r->obj) {
     fprintf(out, "  it waits [%s] on chan %#llx made at %s:%d\n", tt__wait_reason_string(r->why),
             (unsigned long long)r->obj, r->obj_file ? r->obj_file : "?", r->obj_line);
     fprintf(out, "  the last reference to that channel was dropped by ");

@@ -22,6 +22,15 @@ enum {
   TT_LEAK_NIL_CHANNEL,        /* send or receive on a nil channel, no deadline */
   TT_LEAK_EMPTY_SELECT,       /* select with no case that can ever be ready */
   TT_LEAK_SELECT_ABANDONED,   /* select whose every channel was abandoned */
+  /* Found by the wait-for graph (leakgraph.c). */
+  TT_LEAK_SELF_WAIT,         /* seed pattern 3: only the waiter can reach the channel */
+  TT_LEAK_ERROR_PATH,        /* seed pattern 6: the peer exited without its send */
+  TT_LEAK_CHAN_CHAIN,        /* every task that can reach the channel is leaked too */
+  TT_LEAK_SELECT_CHAIN,      /* ...every channel of a select */
+  TT_LEAK_WG_NEVER_DONE,     /* WaitGroup: no live task can call Done */
+  TT_LEAK_MUTEX_ORPHANED,    /* mutex held by a task that exited */
+  TT_LEAK_LOCK_CYCLE,        /* mutexes held in a cycle */
+  TT_LEAK_MUTEX_HELD_LEAKED, /* mutex held by a leaked task */
   TT_LEAK__COUNT
 };
 
@@ -47,6 +56,24 @@ int tt__leak_self(int cls, tt_wait_reason why);
 /* Under c's lock: is wait_obj a select with no deadline whose every
  * channel (c among them) has lost its last reference? (select.c) */
 bool tt__select_abandoned(const void *wait_obj, const tt_chan *c);
+
+/* Record a leak found by the wait-for graph, under t's task-list lock (t
+ * is parked and stays so: nothing can wake it). detail explains the proof
+ * (the holders, the chain or cycle); by_task/by_pcs is the event that made
+ * it certain, if one is known (nby 0: found on demand). */
+void tt__leak_record_graph(int cls, const tt_task *t, tt_wait_reason why, const void *obj,
+                           const char *detail, int64_t by_task, const uintptr_t *by_pcs, int nby);
+int tt__leak_mode_now(void);
+/* Instant modes: an event that may have made a leak certain happened (a
+ * task exited holding handles, a task dropped its last reference to one).
+ * Runs the wait-for graph soon, on a background thread (leakgraph.c). */
+void tt__leakgraph_event(void);
+void tt__leakgraph_shutdown(void);
+
+/* The channels of a parked select (wait_obj), read from its stack without
+ * synchronisation: the caller checks that the task did not run meanwhile.
+ * Returns how many (at most max), or -1 when wait_obj is not a select. */
+int tt__select_wait_chans(const void *wait_obj, const tt_chan **out, int max, bool *bounded);
 
 /* Print (and in abort mode abort on) what was recorded since the last
  * flush. Call with no lock held: symbolizing may block. */

@@ -22,6 +22,7 @@
  * themselves; the last one to leave clears WAITERS so unlock goes back to
  * the fast path.
  */
+#include "holds.h"
 #include "sync.h"
 
 static inline tt_mutex_s *mu(tt_mutex *m) { return (tt_mutex_s *)m; }
@@ -123,8 +124,16 @@ static int unlock_slow(tt_mutex_s *m) {
 int tt_mutex_unlock(tt_mutex *pm) {
   if (TT_UNLIKELY(!pm))
     return TT_EINVAL;
+  tt_worker *wk = tt__worker_at_entry();
+  tt_task *self = wk ? wk->current : NULL;
+  tt__hold_publish_any(self); /* the guarded state may carry handles */
   tt_mutex_s *m = mu(pm);
   uint64_t s = atomic_load_explicit(&m->state, memory_order_relaxed);
+  /* Unlocked by another task than the one that locked it (Go allows it):
+   * the leak detector can no longer tell who will unlock it. */
+  if (TT_BOOKKEEPING &&
+      TT_UNLIKELY((s & TT_MU_LOCKED) && (int64_t)(s >> TT_MU_SHIFT) != (self ? self->id : 0)))
+    tt__root_add(m);
   for (;;) {
     if (TT_UNLIKELY(!(s & TT_MU_LOCKED)))
       return tt__sync_misuse("unlock of unlocked mutex", m, TT_EUNLOCKED);

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "leak.h"
 #include "sanitizer.h"
 
 #define DEFAULT_STACK (64u << 10)
@@ -220,14 +221,16 @@ int tt_shutdown(void) {
   for (int i = 0; i < tt__rt.nworkers; i++)
     pthread_join(tt__rt.workers[i]->thread, NULL);
   tt__blocking_shutdown();
+  tt__leakgraph_shutdown(); /* no task is left to send it an event */
+  /* Waiters that channels and WaitGroups still list belong to tasks about
+   * to be dropped: a new generation tells them so (before the drop, which
+   * releases the references handed to those tasks). */
+  atomic_fetch_add(&tt__rt.generation, 1);
   tt__task_free_all();
   tt__stacks_destroy();
   free_workers(tt__rt.nworkers);
   tt__rt.gq_head = tt__rt.gq_tail = NULL;
   atomic_store(&tt__rt.gq_size, 0);
-  /* Waiters that channels and WaitGroups still list belong to tasks that
-   * were just dropped: a new generation tells them so. */
-  atomic_fetch_add(&tt__rt.generation, 1);
   atomic_store(&tt__rt.state, TT_RT_OFF);
   pthread_mutex_unlock(&lifecycle);
   return 0;

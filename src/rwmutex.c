@@ -32,6 +32,7 @@
  * fast path still can (readers coming and going while no writer bit is
  * set), it uses a CAS loop and only commutative changes.
  */
+#include "holds.h"
 #include "sync.h"
 
 #define RCOUNT(s) ((s) >> TT_RW_SHIFT)
@@ -304,6 +305,7 @@ static int unlock_slow(tt_rwmutex_s *m) {
 int tt_rwmutex_unlock(tt_rwmutex *pm) {
   if (!pm)
     return TT_EINVAL;
+  tt__hold_publish_any(tt__current()); /* the guarded state may carry handles */
   tt_rwmutex_s *m = rw(pm);
   uint64_t s = atomic_load_explicit(&m->state, memory_order_relaxed);
   if (TT_UNLIKELY(!(s & TT_RW_WLOCKED)))

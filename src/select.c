@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "chan.h"
+#include "holds.h"
 #include "leak.h"
 
 #define SMALL_SELECT 8
@@ -177,6 +178,13 @@ int tt__select_as(tt_case *cases, int n, int flags, int64_t deadline, tt_wait_re
     nl++;
   }
   sel_ctx s = {.magic = SEL_MAGIC, .locks = locks, .nlocks = nl, .op = NULL, .deadline = deadline};
+  for (int p = 0; p < np; p++) { /* before any lock: a table may grow */
+    const tt_case *k = &cases[poll[p]];
+    if (k->dir == TT_SEND)
+      tt__hold_publish(self, k->chan, TT_OBJ_CHAN);
+    else
+      tt__touch(self, k->chan, TT_OBJ_CHAN);
+  }
   lock_all(&s);
   for (int i = 0; i < nl; i++)
     tt__chan_forget_stale(locks[i]);
@@ -209,6 +217,7 @@ int tt__select_as(tt_case *cases, int n, int flags, int64_t deadline, tt_wait_re
     w->case_index = i;
     tt__chan_enqueue(w->chan, cases[i].dir == TT_SEND ? &w->chan->sendq : &w->chan->recvq, w, true);
   }
+  atomic_store_explicit(&self->wait_bounded, deadline != TT_NO_DEADLINE, memory_order_relaxed);
   tt__park(why, &s, sel_commit, &s);
 
   tt__op_timer_disarm(&op);
@@ -249,6 +258,17 @@ int tt__select_as(tt_case *cases, int n, int flags, int64_t deadline, tt_wait_re
 out:
   free(heap);
   return rc;
+}
+
+__attribute__((no_sanitize("address", "thread"))) int
+tt__select_wait_chans(const void *wait_obj, const tt_chan **out, int max, bool *bounded) {
+  const sel_ctx *s = wait_obj;
+  if (!s || s->magic != SEL_MAGIC || s->nlocks < 0 || s->nlocks > max)
+    return -1;
+  *bounded = s->deadline != TT_NO_DEADLINE;
+  for (int i = 0; i < s->nlocks; i++)
+    out[i] = s->locks[i];
+  return s->nlocks;
 }
 
 bool tt__select_abandoned(const void *wait_obj, const tt_chan *c) {

@@ -257,6 +257,13 @@ static tt_task *init_record(char *lo, size_t size, int kind) {
   atomic_store_explicit(&t->wait_reason, TT_WAIT_NONE, memory_order_relaxed);
   atomic_store_explicit(&t->leaked, 0, memory_order_relaxed);
   atomic_store_explicit(&t->wait_since, 0, memory_order_relaxed);
+  atomic_store_explicit(&t->wait_bounded, 0, memory_order_relaxed);
+  atomic_store_explicit(&t->holder_gone, 0, memory_order_relaxed);
+  atomic_store_explicit(&t->holds.lock.locked, 0, memory_order_relaxed);
+  t->holds.n = t->holds.pubseq = t->holds.icap = 0;
+  t->holds.cap = sizeof t->holds.local / sizeof t->holds.local[0];
+  t->holds.index = NULL;
+  t->holds.items = t->holds.local;
   t->stack_lo = lo;
   t->stack_size = size;
   t->stack_kind = (uint8_t)kind;

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "holds.h"
 #include "internal.h"
 #include "sanitizer.h"
 
@@ -41,6 +42,7 @@ static void task_entry(void *arg) {
   if (TT_BOOKKEEPING)
     __atomic_store_n(&t->base_fp, __builtin_frame_address(0), __ATOMIC_RELAXED);
   t->fn(t->arg);
+  tt__holds_exit(t);
   if (t->exit_wg)
     tt_wg_done(t->exit_wg);
   tt__task_exit();
@@ -112,6 +114,7 @@ static int64_t spawn(tt_worker *w, uintptr_t pc, tt_fn fn, void *arg, const tt_s
     strncpy(t->name, opts->name, sizeof t->name - 1);
     t->name[sizeof t->name - 1] = '\0';
   }
+  tt__holds_spawn(t, parent, opts);
   tt__ctx_make(&t->ctx, (char *)t->canary + 32, (char *)t, task_entry, t);
 #ifdef TT_TSAN
   t->tsan_fiber = __tsan_create_fiber(0);
@@ -172,6 +175,7 @@ static void free_list(tt_tasklist *l) {
 #endif
       if (t->drop_arg)
         t->drop_arg(t->arg);
+      tt__holds_drop(t);
       if (t->stack_kind == TT_STACK_DEDICATED)
         tt__stack_free(NULL, t);
     }

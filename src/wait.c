@@ -210,6 +210,8 @@ int tt__wait_on(tt_spinlock *lock, tt_waitq *q, tt_waiter *w, tt_wait_reason why
   w->success = false;
   tt__waitq_push(q, w);
   wait_park p = {lock, done, &op};
+  atomic_store_explicit(&wk->current->wait_bounded, done != NULL || op.deadline != TT_NO_DEADLINE,
+                        memory_order_relaxed);
   tt__park_on(wk, why, obj, wait_commit, &p);
 
   tt__op_timer_disarm(&op);

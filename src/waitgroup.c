@@ -16,6 +16,7 @@
 #include <stdlib.h>
 
 #include "futex.h"
+#include "holds.h"
 #include "wait.h"
 
 struct tt_wg {
@@ -39,6 +40,10 @@ static void forget_stale(tt_wg *wg) {
 
 tt_wg *tt_wg_make(void) {
   tt_wg *wg = calloc(1, sizeof *wg);
+  if (wg) {
+    tt__root_forget(wg); /* a stale root at a reused address is not this one's */
+    tt__touch(tt__current(), wg, TT_OBJ_WG); /* its maker can reach it */
+  }
   return wg;
 }
 
@@ -54,6 +59,7 @@ int tt_wg_free(tt_wg *wg) {
   tt_spin_unlock(&wg->lock);
   if (busy)
     return TT_EBUSY;
+  tt__root_forget(wg);
   free(wg);
   return 0;
 }
@@ -61,6 +67,7 @@ int tt_wg_free(tt_wg *wg) {
 int tt_wg_add(tt_wg *wg, int64_t delta) {
   if (!wg)
     return TT_EINVAL;
+  tt__touch(tt__current(), wg, TT_OBJ_WG); /* whoever adds or is done can reach it */
   int64_t c = atomic_load_explicit(&wg->count, memory_order_relaxed);
   for (;;) {
     int64_t n = c + delta;
@@ -122,6 +129,7 @@ static int wait_task(tt_wg *wg, tt_context *ctx) {
 int tt_wg_wait(tt_wg *wg) {
   if (!wg)
     return TT_EINVAL;
+  tt__touch(tt__current(), wg, TT_OBJ_WG);
   tt_spin_lock(&wg->lock);
   if (atomic_load(&wg->count) == 0) {
     tt_spin_unlock(&wg->lock);
@@ -147,6 +155,7 @@ int tt_wg_wait(tt_wg *wg) {
 int tt_wg_wait_ctx(tt_wg *wg, tt_context *ctx) {
   if (!wg || !ctx)
     return TT_EINVAL;
+  tt__touch(tt__current(), wg, TT_OBJ_WG);
   int err = tt_context_err(ctx); /* outside wg->lock: it may cancel a tree */
   tt_spin_lock(&wg->lock);
   if (atomic_load(&wg->count) == 0) {

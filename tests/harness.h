@@ -222,6 +222,38 @@ static inline __attribute__((unused)) void tt_test_watchdog(unsigned seconds) {
 
 /* ---- runtime helpers -------------------------------------------------- */
 
+/* Every test doubles as a false-positive check of the leak detector: when
+ * a test's tasks are done (RUN_MAIN, or a test's own call), tt_leak_check
+ * must find nothing. Tests that leak on purpose set this. */
+static int tt_test_leaks_expected __attribute__((unused));
+
+static __attribute__((unused, noinline)) void tt_test_no_definite_leaks(const char *file,
+                                                                        int line) {
+  if (tt_test_leaks_expected)
+    return;
+  int64_t n = tt_leak_check();
+  if (n == 0) {
+    tt_test_pass_();
+    return;
+  }
+  char *buf = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&buf, &len);
+  tt_leak_report(f);
+  fclose(f);
+  tt_test_fail_(file, line, "tt_leak_check() == 0");
+  fprintf(stderr, "    the leak detector found %lld leaked task(s) after the test:\n%s",
+          (long long)n, buf);
+  free(buf);
+}
+
+/* Shut the runtime down after checking that the test left no definite leak. */
+#define TEST_SHUTDOWN() \
+  do { \
+    tt_test_no_definite_leaks(__FILE__, __LINE__); \
+    CHECK_EQ(tt_shutdown(), TT_OK); \
+  } while (0)
+
 /* tt_init with `procs` workers (0 = default), tt_main(fn, arg) on that
  * runtime, then tt_shutdown, checking each step. (tt_main only shuts down a
  * runtime it started itself.) */
@@ -233,7 +265,7 @@ static inline __attribute__((unused)) void tt_test_watchdog(unsigned seconds) {
     if (tt_rc_ == TT_OK) { \
       tt_rc_ = tt_main(fn, arg); \
       CHECK_EQ(tt_rc_, TT_OK); \
-      CHECK_EQ(tt_shutdown(), TT_OK); \
+      TEST_SHUTDOWN(); \
     } \
     CHECK_EQ(tt_procs(), 0); \
   } while (0)
@@ -399,7 +431,7 @@ static inline __attribute__((unused)) char *tt_test_read_stream(FILE *in) {
 }
 
 /* A dump of every task in `format`. */
-static inline __attribute__((unused)) char *tt_test_dump(tt_dump_format format) {
+static __attribute__((unused, noinline)) char *tt_test_dump(tt_dump_format format) {
   char *buf = NULL;
   size_t len = 0;
   FILE *f = open_memstream(&buf, &len);
@@ -409,7 +441,7 @@ static inline __attribute__((unused)) char *tt_test_dump(tt_dump_format format) 
 }
 
 /* The report of every definite leak found so far. */
-static inline __attribute__((unused)) char *tt_test_leak_report(void) {
+static __attribute__((unused, noinline)) char *tt_test_leak_report(void) {
   char *buf = NULL;
   size_t len = 0;
   FILE *f = open_memstream(&buf, &len);

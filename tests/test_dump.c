@@ -243,7 +243,7 @@ static void dump_main(void *arg) {
   CHECK_EQ(baseline, 1);
 
   int64_t sleeper = GO_AT(sleeper_line, sleeper_task, NULL);
-  tt_spawn_opts wo = {"wg-waiter", 128 * 1024};
+  tt_spawn_opts wo = {.name = "wg-waiter", .stack_size = 128 * 1024};
   int64_t waiter = GO_OPTS_AT(waiter_line, waiter_task, NULL, &wo);
   int64_t parent = GO_AT(parent_line, parent_task, NULL);
   int64_t renamer = GO_AT(renamer_line, renamer_task, NULL);
@@ -509,7 +509,7 @@ static void test_plain_parent(void) {
   char *d = dump_to_memory();
   check_dump_line(d, "plain-thread child", id, "sleep", "plain_sleeper", line);
   free(d);
-  CHECK_EQ(tt_shutdown(), TT_OK);
+  TEST_SHUTDOWN();
   /* nothing is live after shutdown: no visit (0, or an error code) */
   stop_arg after = {0, 1000};
   int64_t n_after = tt_tasks_foreach(stop_visit, &after);

@@ -45,7 +45,7 @@ static void test_before_init(void) {
   CHECK_EQ(tt_procs(), 0);
   CHECK_EQ(tt_num_tasks(), 0);
   CHECK_EQ(tt_go(count_fn, NULL), TT_ENOTINIT);
-  tt_spawn_opts o = {"x", 0};
+  tt_spawn_opts o = {.name = "x", .stack_size = 0};
   CHECK_EQ(tt_go_opts(count_fn, NULL, &o), TT_ENOTINIT);
   tt_wg *wg = tt_wg_make();
   CHECK(wg != NULL);
@@ -94,7 +94,7 @@ static void test_bad_config(void) {
   tt_config good = {2, 0};
   CHECK_EQ(tt_init(&good), TT_OK);
   CHECK_EQ(tt_procs(), 2);
-  CHECK_EQ(tt_shutdown(), TT_OK);
+  TEST_SHUTDOWN();
 }
 
 /* ---- while running --------------------------------------------------------------------- */
@@ -130,7 +130,7 @@ static void test_while_running(void) {
   /* NULL entry functions */
   int64_t before = tt_num_tasks();
   CHECK_EQ(tt_go(NULL, NULL), TT_EINVAL);
-  tt_spawn_opts o = {"null", 0};
+  tt_spawn_opts o = {.name = "null", .stack_size = 0};
   CHECK_EQ(tt_go_opts(NULL, NULL, &o), TT_EINVAL);
   tt_wg *wg = tt_wg_make();
   CHECK_EQ(tt_wg_go(wg, NULL, NULL), TT_EINVAL);
@@ -138,14 +138,14 @@ static void test_while_running(void) {
   CHECK_EQ(tt_num_tasks(), before);
 
   /* a spawn stack size outside 16 KiB .. 1 GiB is rejected */
-  tt_spawn_opts tiny = {"tiny", 4096};
+  tt_spawn_opts tiny = {.name = "tiny", .stack_size = 4096};
   CHECK_EQ(tt_go_opts(count_fn, NULL, &tiny), TT_EINVAL);
-  tt_spawn_opts gig = {"gig", ((size_t)1 << 30) + 4096};
+  tt_spawn_opts gig = {.name = "gig", .stack_size = ((size_t)1 << 30) + 4096};
   CHECK_EQ(tt_go_opts(count_fn, NULL, &gig), TT_EINVAL);
   CHECK_EQ(tt_num_tasks(), before);
 
   /* an absurd stack size fails cleanly */
-  tt_spawn_opts huge = {"huge", SIZE_MAX / 2};
+  tt_spawn_opts huge = {.name = "huge", .stack_size = SIZE_MAX / 2};
   int64_t hid = tt_go_opts(count_fn, NULL, &huge);
   CHECK_MSG(hid == TT_ENOMEM || hid == TT_EINVAL, "spawn with a %zu B stack = %" PRId64,
             huge.stack_size, hid);
@@ -212,7 +212,7 @@ static void test_while_running(void) {
   CHECK_EQ(atomic_load(&g_fn_calls), calls + 100);
   CHECK_EQ(tt_wg_free(wg), TT_OK);
 
-  CHECK_EQ(tt_shutdown(), TT_OK);
+  TEST_SHUTDOWN();
 }
 
 /* ---- after shutdown ---------------------------------------------------------------------- */
@@ -239,7 +239,7 @@ static void test_after_shutdown(void) {
   /* and it can be started again */
   CHECK_EQ(tt_init(NULL), TT_OK);
   CHECK(tt_go(count_fn, NULL) > 0);
-  CHECK_EQ(tt_shutdown(), TT_OK);
+  TEST_SHUTDOWN();
 }
 
 /* ---- tt_strerror ---------------------------------------------------------------------------- */

@@ -214,7 +214,7 @@ static void test_counts(void) {
   tt_chan_unref(g_mixed_chan);
   CHECK_EQ(tt_wg_free(g_wg), 0);
   tt_context_release(g_sleep_ctx);
-  CHECK_EQ(tt_shutdown(), TT_OK);
+  TEST_SHUTDOWN();
 }
 
 /* Many sites (the table grows several times) and one site reached through
@@ -267,7 +267,7 @@ static void test_many_sites(void) {
   tt_chan_close(ch);
   CHECK_MSG(wait_until(no_tasks, NULL, POLL_LIMIT), "%lld tasks left", (long long)tt_num_tasks());
   tt_chan_unref(ch);
-  CHECK_EQ(tt_shutdown(), TT_OK);
+  TEST_SHUTDOWN();
   for (int i = 0; i < 3; i++)
     free(dups[i]);
 }
@@ -442,7 +442,7 @@ static void test_errors(void) {
   tt__monitor_shutdown();
   CHECK_EQ(tt_monitor_start(&ok), TT_OK);
   CHECK_EQ(tt_monitor_stop(), TT_OK);
-  CHECK_EQ(tt_shutdown(), TT_OK);
+  TEST_SHUTDOWN();
   CHECK_EQ(tt_monitor_start(&ok), TT_ENOTINIT);
 }
 
@@ -614,7 +614,7 @@ static void test_growth(void) {
   CHECK_MSG(wait_until(no_tasks, NULL, POLL_LIMIT), "%lld tasks left", (long long)tt_num_tasks());
   tt_chan_unref(steady);
   tt_chan_unref(leak);
-  CHECK_EQ(tt_shutdown(), TT_OK);
+  TEST_SHUTDOWN();
 }
 
 /* A callback may shut the monitor down (tt_shutdown does, through the
@@ -656,7 +656,7 @@ static void test_shutdown_from_callback(void) {
   tt_chan_close(leak);
   CHECK_MSG(wait_until(no_tasks, NULL, POLL_LIMIT), "%lld tasks left", (long long)tt_num_tasks());
   tt_chan_unref(leak);
-  CHECK_EQ(tt_shutdown(), TT_OK);
+  TEST_SHUTDOWN();
 }
 
 /* ---- stalls ----------------------------------------------------------------------------- */
@@ -782,7 +782,7 @@ static void test_stall(void) {
   CHECK_EQ(nevents(), 0);
   CHECK(atomic_load(&g_yields) > 100);
   NOTE("the yielder yielded %lld times", (long long)atomic_load(&g_yields));
-  CHECK_EQ(tt_shutdown(), TT_OK);
+  TEST_SHUTDOWN();
 }
 
 #define RUN(test) \

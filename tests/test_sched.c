@@ -60,34 +60,34 @@ static void test_procs_config(void) {
   CHECK_EQ(tt_init(&c3), TT_OK);
   CHECK_EQ(tt_procs(), 3);
   check_worker_ids_in_range(3);
-  CHECK_EQ(tt_shutdown(), TT_OK);
+  TEST_SHUTDOWN();
   CHECK_EQ(tt_procs(), 0);
 
   /* default: online CPUs */
   CHECK_EQ(tt_init(NULL), TT_OK);
   int n = tt_procs();
   CHECK_MSG(online_cpus_ok(n), "tt_procs()=%d, online CPUs %ld", n, sysconf(_SC_NPROCESSORS_ONLN));
-  CHECK_EQ(tt_shutdown(), TT_OK);
+  TEST_SHUTDOWN();
 
   /* TT_PROCS honoured with a NULL config and with procs = 0 */
   CHECK_EQ(setenv("TT_PROCS", "3", 1), 0);
   CHECK_EQ(tt_init(NULL), TT_OK);
   CHECK_EQ(tt_procs(), 3);
   check_worker_ids_in_range(3);
-  CHECK_EQ(tt_shutdown(), TT_OK);
+  TEST_SHUTDOWN();
 
   tt_config c0 = {0, 0};
   CHECK_EQ(setenv("TT_PROCS", "5", 1), 0);
   CHECK_EQ(tt_init(&c0), TT_OK);
   CHECK_EQ(tt_procs(), 5);
   check_worker_ids_in_range(5);
-  CHECK_EQ(tt_shutdown(), TT_OK);
+  TEST_SHUTDOWN();
 
   /* an explicit procs wins over the environment */
   tt_config c2 = {2, 0};
   CHECK_EQ(tt_init(&c2), TT_OK);
   CHECK_EQ(tt_procs(), 2);
-  CHECK_EQ(tt_shutdown(), TT_OK);
+  TEST_SHUTDOWN();
   CHECK_EQ(unsetenv("TT_PROCS"), 0);
   CHECK_EQ(tt_procs(), 0);
 }

@@ -103,7 +103,7 @@ static void test_shutdown_busy(void) {
   tt_test_sleep_ns(TT_MS(50));
   CHECK(tt_num_tasks() >= 600);
   int64_t t0 = tt_test_mono_ns();
-  CHECK_EQ(tt_shutdown(), TT_OK);
+  TEST_SHUTDOWN();
   int64_t took = tt_test_mono_ns() - t0;
   CHECK_MSG(took < PROMPT, "tt_shutdown took %" PRId64 " ms", took / 1000000);
   CHECK_EQ(tt_num_tasks(), 0);
@@ -133,8 +133,8 @@ static void test_wg_survives_shutdown(void) {
   int64_t end = tt_test_mono_ns() + TT_MS(10000);
   while (tt_num_tasks() < 10 && tt_test_mono_ns() < end)
     tt_test_sleep_ns(TT_MS(1));
-  tt_test_sleep_ns(TT_MS(20));    /* let them park */
-  CHECK_EQ(tt_shutdown(), TT_OK); /* drops the 10 waiters */
+  tt_test_sleep_ns(TT_MS(20)); /* let them park */
+  TEST_SHUTDOWN();             /* drops the 10 waiters */
   CHECK_EQ(atomic_load(&g_survivor_passed), 0);
 
   /* new runtime: reaching zero must not touch the dropped (freed) tasks */
@@ -152,7 +152,7 @@ static void test_wg_survives_shutdown(void) {
   CHECK_EQ(tt_wg_wait(joined), TT_OK);
   CHECK_EQ(atomic_load(&g_survivor_passed), 5);
   CHECK_EQ(tt_wg_free(joined), TT_OK);
-  CHECK_EQ(tt_shutdown(), TT_OK);
+  TEST_SHUTDOWN();
   CHECK_EQ(tt_wg_free(g_survivor), TT_OK);
 }
 
@@ -189,7 +189,7 @@ static void test_restart(void) {
               prev_max);
     prev_max = last;
     CHECK_EQ(tt_wg_free(wg), TT_OK);
-    CHECK_EQ(tt_shutdown(), TT_OK);
+    TEST_SHUTDOWN();
     CHECK_EQ(tt_num_tasks(), 0);
     CHECK_EQ(tt_procs(), 0);
   }
@@ -219,7 +219,7 @@ static void test_main_twice(void) {
   CHECK_EQ(tt_main(tiny_main, NULL), TT_OK); /* and again */
   CHECK_EQ(atomic_load(&g_main_ran), 4);
   CHECK_EQ(tt_procs(), 3);
-  CHECK_EQ(tt_shutdown(), TT_OK);
+  TEST_SHUTDOWN();
   CHECK_EQ(tt_procs(), 0);
   CHECK_EQ(tt_shutdown(), TT_ENOTINIT);
 }
@@ -267,7 +267,7 @@ static void test_plain_threads(void) {
   while (atomic_load(&g_plain_ran) == before && tt_test_mono_ns() < end)
     tt_test_sleep_ns(TT_MS(1));
   CHECK_EQ(atomic_load(&g_plain_ran), before + 1);
-  CHECK_EQ(tt_shutdown(), TT_OK);
+  TEST_SHUTDOWN();
   CHECK_EQ(tt_num_tasks(), 0);
 }
 
@@ -298,7 +298,7 @@ static void test_spawn_races_shutdown(void) {
     tt_test_sleep_ns(TT_MS(1));
   tt_test_sleep_ns(TT_MS(5));
   int64_t t0 = tt_test_mono_ns();
-  CHECK_EQ(tt_shutdown(), TT_OK);
+  TEST_SHUTDOWN();
   CHECK(tt_test_mono_ns() - t0 < PROMPT);
   for (int i = 0; i < 2; i++)
     pthread_join(th[i], NULL);

@@ -371,7 +371,7 @@ static void test_names_and_stacks(void) {
 
   char namebuf[32];
   snprintf(namebuf, sizeof namebuf, "%s", "named-task");
-  tt_spawn_opts o = {namebuf, 256 * 1024};
+  tt_spawn_opts o = {.name = namebuf, .stack_size = 256 * 1024};
   CHECK_EQ(tt_wg_add(done, 1), TT_OK);
   int64_t id = tt_go_opts(named_task_fn, NULL, &o);
   CHECK(id > 0);
@@ -408,7 +408,7 @@ static void test_names_and_stacks(void) {
 
   /* a small custom stack works for a modest task */
   atomic_long small_result = 0;
-  tt_spawn_opts so = {"small", 32 * 1024};
+  tt_spawn_opts so = {.name = "small", .stack_size = 32 * 1024};
   CHECK_EQ(tt_wg_add(done, 1), TT_OK);
   int64_t sid = tt_go_opts(small_stack_fn, &small_result, &so);
   CHECK(sid > 0);
@@ -444,7 +444,7 @@ static size_t run_with_stack_config(const tt_config *cfg, int levels) {
   CHECK(tt_wg_go(wg, cfg_stack_task, (void *)(intptr_t)levels) > 0);
   CHECK_EQ(tt_wg_wait(wg), TT_OK);
   tt_wg_free(wg);
-  CHECK_EQ(tt_shutdown(), TT_OK);
+  TEST_SHUTDOWN();
   CHECK_EQ(atomic_load(&g_cfg_eaten), stack_eater_expected(levels));
   return (size_t)atomic_load(&g_cfg_stack);
 }
@@ -491,7 +491,7 @@ static void test_self_outside(void) {
   pthread_join(th, NULL);
   CHECK_EQ(out[0], 0);
   CHECK_EQ(out[1], -1);
-  CHECK_EQ(tt_shutdown(), TT_OK);
+  TEST_SHUTDOWN();
   CHECK_EQ(tt_self(), 0);
 }
 

@@ -55,7 +55,7 @@ typedef struct {
 
 static void child_main(void *arg) {
   scenario *s = arg;
-  tt_spawn_opts o = {s->name, s->stack_size};
+  tt_spawn_opts o = {.name = s->name, .stack_size = s->stack_size};
   tt_wg *wg = tt_wg_make();
   /* tt_go_opts records this file and line as the spawn site */
   tt_wg_add(wg, 1);

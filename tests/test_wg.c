@@ -200,7 +200,7 @@ static void test_wait_from_plain_thread(void) {
   CHECK_EQ(tt_wg_wait(wg), TT_OK);
   CHECK_EQ(atomic_load(&g_finished), 1);
   CHECK_EQ(tt_wg_free(wg), TT_OK);
-  CHECK_EQ(tt_shutdown(), TT_OK);
+  TEST_SHUTDOWN();
 }
 
 int main(void) {

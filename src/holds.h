@@ -1,0 +1,110 @@
+/*
+ * Who can reach which primitive: the ownership bookkeeping behind the leak
+ * detector (leakgraph.c). See docs/API.md, "Ownership of handles", for the
+ * rules as users see them.
+ *
+ * Each task keeps a table of the handles it holds (tt_hold in internal.h):
+ *  - counted entries for references it owns: a channel or context made or
+ *    referenced inside it, or handed to it at spawn (tt_spawn_opts.give_*);
+ *  - borrowed entries for handles it used (any operation on a primitive
+ *    touches it) or inherited: a new task can reach whatever its spawner
+ *    could, since its argument may carry any of it.
+ * A handle that leaves the tables' sight becomes a root, reachable for good
+ * (until it is freed): handles made or referenced from plain threads, every
+ * entry of a task that exits while it still counts references, entries a
+ * task may have passed on (older than its latest send, close, unlock or
+ * signal: the message or the shared memory may carry them), and runtime
+ * channels (timers, tickers, context done channels).
+ */
+#ifndef TT_HOLDS_H
+#define TT_HOLDS_H
+
+#include "internal.h"
+
+enum {
+  TT_OBJ_CHAN = 1,
+  TT_OBJ_CONTEXT,
+  TT_OBJ_WG,
+};
+
+/* Tables stop growing here; further handles become roots. */
+#define TT_HOLDS_MAX 4096
+
+/* The entry for obj in t's table, NULL if none. Owner only. */
+tt_hold *tt__hold_find(tt_task *t, const void *obj);
+/* Find or add (borrowed) obj; NULL when the table is full (obj is then
+ * made a root). Owner only. */
+tt_hold *tt__hold_get(tt_task *t, const void *obj, int kind);
+
+void tt__root_add(const void *obj);
+
+/* The calling task t used obj: it can reach it. A plain thread (t NULL)
+ * that uses a primitive makes it a root. */
+static inline void tt__touch(tt_task *t, const void *obj, int kind) {
+  if (!TT_BOOKKEEPING)
+    return;
+  if (!t) {
+    tt__root_add(obj);
+    return;
+  }
+  tt_holds *h = &t->holds;
+  /* The common case, a handle among the first few it holds, inline. */
+  uint32_t n = h->n < 3 ? h->n : 3;
+  for (uint32_t i = 0; i < n; i++)
+    if (h->items[i].obj == obj)
+      return;
+  tt__hold_get(t, obj, kind);
+}
+
+/* t (NULL: a plain thread) took a reference to obj. */
+void tt__hold_ref(tt_task *t, const void *obj, int kind);
+/* t (NULL: a plain thread) drops a reference to obj. */
+void tt__hold_unref(tt_task *t, const void *obj);
+/* t published on obj (a completed send, a close, an unlock, a signal):
+ * everything else it holds may have gone with it. */
+static inline void tt__hold_publish(tt_task *t, const void *obj, int kind) {
+  if (!TT_BOOKKEEPING)
+    return;
+  if (!t) {
+    tt__root_add(obj);
+    return;
+  }
+  tt_holds *h = &t->holds;
+  uint32_t seq = h->pubseq + 1;
+  __atomic_store_n(&h->pubseq, seq, __ATOMIC_RELAXED);
+  tt_hold *e = h->n && h->items[0].obj == obj ? &h->items[0] : tt__hold_get(t, obj, kind);
+  if (e) /* publishing on obj does not pass obj itself anywhere new */
+    __atomic_store_n(&e->seq, seq, __ATOMIC_RELAXED);
+}
+
+/* t published through something that is not a handle it needs to keep
+ * (a mutex unlock): everything it holds may have gone with it. */
+static inline void tt__hold_publish_any(tt_task *t) {
+  if (TT_BOOKKEEPING && t)
+    __atomic_store_n(&t->holds.pubseq, t->holds.pubseq + 1, __ATOMIC_RELAXED);
+}
+
+/* A new task, before anyone can see it: inherit the spawner's entries
+ * (borrowed), then take a counted reference to each handle in give. */
+void tt__holds_spawn(tt_task *child, tt_task *parent, const tt_spawn_opts *opts);
+/* The task is exiting: counted and possibly passed-on entries become roots,
+ * references handed at spawn are released. */
+void tt__holds_exit(tt_task *t);
+
+/* Context references without the calling task's bookkeeping (context.c). */
+void tt__context_ref_raw(tt_context *c);
+int tt__context_unref_raw(tt_context *c);
+
+/* Shutdown drops a task that never finished: release what was handed to
+ * it and free its table. */
+void tt__holds_drop(tt_task *t);
+
+/* Roots: a set of primitives that stay reachable (tt__root_add above). */
+/* obj is being freed: forget it (its address may be reused). */
+void tt__root_forget(const void *obj);
+/* Copy the roots, for the detector: a malloc'd array of *n pointers, or
+ * NULL with *n = -1 when the set overflowed (every primitive is then
+ * treated as reachable). */
+const void **tt__roots_copy(int64_t *n);
+
+#endif

@@ -1,0 +1,661 @@
+/*
+ * The wait-for graph: definite leaks that no single event shows.
+ *
+ * A task is live when it runs or can run, sleeps, is in a blocking call,
+ * or waits with a deadline or a context (its wait ends by itself). A
+ * primitive is reachable when a live task holds it (holds.h), when it is a
+ * root, or when a task may have passed it on. A task blocked on a
+ * channel, a select, a WaitGroup, a Cond or a semaphore becomes live when
+ * one primitive it waits on is reachable; a task blocked on a mutex becomes
+ * live when the task holding the mutex does. The fixpoint is a worklist
+ * over that graph, linear in tasks plus holdings. Whatever stays blocked
+ * can never run again: it is leaked, and the graph has the proof (who can
+ * reach what it waits on, and what those tasks wait on in turn).
+ *
+ * The tasks are read without stopping the world, one list batch at a time,
+ * so a pass sees each task at a slightly different moment. A verdict is
+ * therefore only given when a second, independent pass reaches it too and
+ * the task has not run in between; leaks are stable, so a real one always
+ * passes both.
+ *
+ * tt_leak_check runs it on demand. In the instant modes (TT_LEAKCHECK=
+ * report|abort|recover) the events that can make a leak certain without
+ * dropping a channel's last reference (a task exiting with handles, a
+ * handle's last reference in a task dropped) wake a background thread that
+ * runs it within a few milliseconds, debounced.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "chan.h"
+#include "holds.h"
+#include "leak.h"
+#include "stackwalk.h"
+#include "sync.h"
+
+#define SEL_MAX 64 /* selects over more distinct channels count as live */
+#define PROOF_HOLDERS 4
+
+enum { G_LIVE = 1, G_BLOCKED = 2, G_LEAKED = 3 };
+
+typedef struct gtask {
+  int64_t id;
+  uint32_t resumes;
+  uint8_t reason, status, holder_gone;
+  uint32_t wait0, nwait; /* into g->waits */
+  uint32_t hold0, nhold; /* into g->holds */
+  int64_t mutex_holder;  /* for a mutex wait: the holder's id, 0 if unlocked */
+  int32_t dependents;    /* first edge of the tasks waiting on a mutex it holds */
+} gtask;
+
+typedef struct ghold {
+  const void *obj;
+  bool passed_on;
+} ghold;
+
+typedef struct gnode {
+  const void *obj;
+  bool reachable;
+  int32_t waiters; /* first edge */
+  int32_t holders[PROOF_HOLDERS];
+  int nholders;
+} gnode;
+
+typedef struct gedge {
+  int32_t task, next;
+} gedge;
+
+typedef struct graph {
+  tt__walker wk;
+  gtask *tasks;
+  size_t ntasks, cap_tasks;
+  ghold *holds;
+  size_t nholds, cap_holds, need_holds;
+  const void **waits;
+  size_t nwaits, cap_waits;
+  const void **rooted; /* runtime channels waited on */
+  size_t nrooted, cap_rooted;
+  bool oom;
+  /* Analysis. */
+  gnode *nodes;
+  uint32_t nodes_cap; /* power of two */
+  int32_t *ids;       /* id -> task index + 1, open addressing */
+  uint32_t ids_cap;
+  gedge *edges;
+  size_t nedges, cap_edges;
+  int32_t *work;
+  size_t nwork;
+} graph;
+
+static bool grow(void **p, size_t *cap, size_t need, size_t size) {
+  if (need <= *cap)
+    return true;
+  size_t n = *cap ? *cap : 1024;
+  while (n < need)
+    n *= 2;
+  void *q = realloc(*p, n * size);
+  if (!q)
+    return false;
+  *p = q;
+  *cap = n;
+  return true;
+}
+
+static uint32_t mix(uint64_t x) {
+  x ^= x >> 33;
+  x *= 0xff51afd7ed558ccdULL;
+  x ^= x >> 33;
+  return (uint32_t)x;
+}
+
+/* ---- Reading the tasks ------------------------------------------------------ */
+
+/* Fields of a primitive some task is parked on. It cannot be freed while
+ * the task waits, but the task may stop waiting at any moment; the caller
+ * checks t->resumes afterwards and discards what it read if it moved. */
+__attribute__((no_sanitize("address", "thread"))) static bool chan_rooted(const tt_chan *c) {
+  return c->magic == TT_CHAN_MAGIC && c->rooted;
+}
+__attribute__((no_sanitize("address", "thread"))) static uint64_t mutex_state(const void *m) {
+  return __atomic_load_n(&((const tt_mutex_s *)m)->state, __ATOMIC_RELAXED);
+}
+
+static bool analysed(int why) {
+  /* Not Cond or semaphore waits: those are plain values with no call that
+   * makes them, so a task may be able to signal one it never touched. */
+  return why == TT_WAIT_CHAN_SEND || why == TT_WAIT_CHAN_RECV || why == TT_WAIT_SELECT ||
+         why == TT_WAIT_WAITGROUP || why == TT_WAIT_MUTEX;
+}
+
+static bool take(tt__walker *wk, const tt_task *ct) {
+  graph *g = (graph *)wk;
+  tt_task *t = (tt_task *)ct; /* its holds lock is taken, nothing else changes */
+  uint32_t nh = __atomic_load_n(&t->holds.n, __ATOMIC_ACQUIRE);
+  if (g->ntasks == g->cap_tasks || g->nholds + nh > g->cap_holds ||
+      g->nwaits + SEL_MAX > g->cap_waits || g->nrooted + SEL_MAX > g->cap_rooted) {
+    g->need_holds = nh;
+    return false;
+  }
+  gtask *r = &g->tasks[g->ntasks];
+  *r = (gtask){.id = t->id, .status = G_LIVE, .dependents = -1};
+  r->resumes = atomic_load_explicit(&t->resumes, memory_order_acquire);
+  int state = atomic_load_explicit(&t->state, memory_order_acquire);
+  int why = atomic_load_explicit(&t->wait_reason, memory_order_relaxed);
+  r->reason = (uint8_t)why;
+  /* Holdings first: a live task needs them. */
+  tt_spin_lock(&t->holds.lock);
+  nh = t->holds.n;
+  uint32_t pub = __atomic_load_n(&t->holds.pubseq, __ATOMIC_RELAXED);
+  r->hold0 = (uint32_t)g->nholds;
+  for (uint32_t i = 0; i < nh && g->nholds < g->cap_holds; i++) {
+    const tt_hold *e = &t->holds.items[i];
+    g->holds[g->nholds++] = (ghold){e->obj, __atomic_load_n(&e->seq, __ATOMIC_RELAXED) < pub};
+  }
+  r->nhold = (uint32_t)g->nholds - r->hold0;
+  tt_spin_unlock(&t->holds.lock);
+  g->ntasks++;
+
+  if (atomic_load_explicit(&t->leaked, memory_order_relaxed)) {
+    r->status = G_LEAKED; /* already reported; it can make nothing reachable */
+    return true;
+  }
+  if (state != TT_ST_WAITING || !analysed(why) ||
+      atomic_load_explicit(&t->wait_bounded, memory_order_relaxed))
+    return true;
+  const void *obj = __atomic_load_n(&t->wait_obj, __ATOMIC_RELAXED);
+  if (!obj)
+    return true;
+  r->wait0 = (uint32_t)g->nwaits;
+  size_t rooted0 = g->nrooted;
+  const tt_chan *chans[SEL_MAX];
+  bool bounded = true;
+  int n = why == TT_WAIT_SELECT || why == TT_WAIT_CHAN_SEND || why == TT_WAIT_CHAN_RECV
+              ? tt__select_wait_chans(obj, chans, SEL_MAX, &bounded)
+              : -1;
+  if (n >= 0) { /* a select, or a send or receive bounded by a context */
+    if (bounded)
+      return true;
+    for (int i = 0; i < n; i++) {
+      g->waits[g->nwaits++] = chans[i];
+      if (chan_rooted(chans[i]))
+        g->rooted[g->nrooted++] = chans[i];
+    }
+  } else if (why == TT_WAIT_SELECT) {
+    return true; /* a select over more channels than SEL_MAX */
+  } else {
+    g->waits[g->nwaits++] = obj;
+    if ((why == TT_WAIT_CHAN_SEND || why == TT_WAIT_CHAN_RECV) && chan_rooted(obj))
+      g->rooted[g->nrooted++] = obj;
+    if (why == TT_WAIT_MUTEX) {
+      uint64_t s = mutex_state(obj);
+      r->mutex_holder = (s & TT_MU_LOCKED) ? (int64_t)(s >> TT_MU_SHIFT) : 0;
+    }
+  }
+  r->holder_gone = atomic_load_explicit(&t->holder_gone, memory_order_relaxed);
+  /* Only what was read while the task stayed parked counts. */
+  if (atomic_load_explicit(&t->resumes, memory_order_acquire) != r->resumes ||
+      atomic_load_explicit(&t->state, memory_order_acquire) != TT_ST_WAITING ||
+      (why == TT_WAIT_MUTEX && r->mutex_holder == 0)) {
+    g->nwaits = r->wait0;
+    g->nrooted = rooted0;
+    return true;
+  }
+  r->nwait = (uint32_t)g->nwaits - r->wait0;
+  r->status = G_BLOCKED;
+  return true;
+}
+
+static bool flush(tt__walker *wk) {
+  graph *g = (graph *)wk;
+  bool ok =
+      grow((void **)&g->tasks, &g->cap_tasks, g->ntasks + 1, sizeof *g->tasks) &&
+      grow((void **)&g->holds, &g->cap_holds, g->nholds + g->need_holds + 1, sizeof *g->holds) &&
+      grow((void **)&g->waits, &g->cap_waits, g->nwaits + SEL_MAX, sizeof *g->waits) &&
+      grow((void **)&g->rooted, &g->cap_rooted, g->nrooted + SEL_MAX, sizeof *g->rooted);
+  g->need_holds = 0;
+  if (!ok)
+    g->oom = true;
+  return ok;
+}
+
+/* ---- The fixpoint --------------------------------------------------------------- */
+
+static gnode *node_find(graph *g, const void *obj, bool add) {
+  uint32_t mask = g->nodes_cap - 1;
+  for (uint32_t i = mix((uintptr_t)obj) & mask;; i = (i + 1) & mask) {
+    gnode *n = &g->nodes[i];
+    if (n->obj == obj)
+      return n;
+    if (!n->obj) {
+      if (!add)
+        return NULL;
+      *n = (gnode){.obj = obj, .waiters = -1};
+      return n;
+    }
+  }
+}
+
+static int32_t task_by_id(graph *g, int64_t id) {
+  uint32_t mask = g->ids_cap - 1;
+  for (uint32_t i = mix((uint64_t)id) & mask; g->ids[i]; i = (i + 1) & mask)
+    if (g->tasks[g->ids[i] - 1].id == id)
+      return g->ids[i] - 1;
+  return -1;
+}
+
+static bool edge_add(graph *g, int32_t *head, int32_t task) {
+  if (!grow((void **)&g->edges, &g->cap_edges, g->nedges + 1, sizeof *g->edges))
+    return false;
+  g->edges[g->nedges] = (gedge){task, *head};
+  *head = (int32_t)g->nedges++;
+  return true;
+}
+
+static void make_live(graph *g, int32_t i) {
+  if (g->tasks[i].status != G_BLOCKED)
+    return;
+  g->tasks[i].status = G_LIVE;
+  g->work[g->nwork++] = i;
+}
+
+static void reach(graph *g, const void *obj) {
+  gnode *n = node_find(g, obj, false);
+  if (!n || n->reachable)
+    return;
+  n->reachable = true;
+  for (int32_t e = n->waiters; e >= 0; e = g->edges[e].next)
+    make_live(g, g->edges[e].task);
+}
+
+static size_t pow2_above(size_t n) {
+  size_t c = 16;
+  while (c < n * 2)
+    c *= 2;
+  return c;
+}
+
+/* Build the graph of a pass and run the fixpoint. False when out of memory. */
+static bool solve(graph *g) {
+  g->nodes_cap = (uint32_t)pow2_above(g->nwaits + 1);
+  g->ids_cap = (uint32_t)pow2_above(g->ntasks + 1);
+  g->nodes = calloc(g->nodes_cap, sizeof *g->nodes);
+  g->ids = calloc(g->ids_cap, sizeof *g->ids);
+  g->work = malloc((g->ntasks + 1) * sizeof *g->work);
+  if (!g->nodes || !g->ids || !g->work)
+    return false;
+  for (size_t i = 0; i < g->ntasks; i++) {
+    uint32_t mask = g->ids_cap - 1, k = mix((uint64_t)g->tasks[i].id) & mask;
+    while (g->ids[k])
+      k = (k + 1) & mask;
+    g->ids[k] = (int32_t)i + 1;
+  }
+  /* Edges: waiters of each primitive; dependents of each mutex holder. */
+  for (size_t i = 0; i < g->ntasks; i++) {
+    gtask *t = &g->tasks[i];
+    if (t->status != G_BLOCKED)
+      continue;
+    if (t->reason == TT_WAIT_MUTEX) {
+      /* Live when its holder is; or when the mutex is a root (another task
+       * than the locker unlocked it once): then anyone might. */
+      int32_t h = task_by_id(g, t->mutex_holder);
+      if (h >= 0 && !edge_add(g, &g->tasks[h].dependents, (int32_t)i))
+        return false;
+    }
+    for (uint32_t k = 0; k < t->nwait; k++)
+      if (!edge_add(g, &node_find(g, g->waits[t->wait0 + k], true)->waiters, (int32_t)i))
+        return false;
+  }
+  for (size_t i = 0; i < g->ntasks; i++)
+    if (g->tasks[i].status == G_LIVE)
+      g->work[g->nwork++] = (int32_t)i;
+  /* Roots, handles that may have been passed on, runtime channels. */
+  int64_t nroots;
+  const void **roots = tt__roots_copy(&nroots);
+  if (nroots < 0) {
+    /* The root set overflowed: anything may be reachable. */
+    for (size_t i = 0; i < g->ntasks; i++)
+      make_live(g, (int32_t)i);
+  }
+  for (int64_t i = 0; i < nroots; i++)
+    reach(g, roots[i]);
+  free(roots);
+  for (size_t i = 0; i < g->nrooted; i++)
+    reach(g, g->rooted[i]);
+  for (size_t i = 0; i < g->nholds; i++)
+    if (g->holds[i].passed_on)
+      reach(g, g->holds[i].obj);
+  /* Propagate. Each task enters the worklist at most once. */
+  while (g->nwork) {
+    gtask *t = &g->tasks[g->work[--g->nwork]];
+    for (uint32_t k = 0; k < t->nhold; k++)
+      reach(g, g->holds[t->hold0 + k].obj);
+    for (int32_t e = t->dependents; e >= 0; e = g->edges[e].next)
+      make_live(g, g->edges[e].task);
+  }
+  return true;
+}
+
+static void graph_free(graph *g) {
+  free(g->tasks);
+  free(g->holds);
+  free(g->waits);
+  free(g->rooted);
+  free(g->nodes);
+  free(g->ids);
+  free(g->edges);
+  free(g->work);
+}
+
+/* One pass: read every task, solve. */
+static bool pass(graph *g) {
+  *g = (graph){.wk = {.take = take, .flush = flush}};
+  if (!flush(&g->wk))
+    return false;
+  if (!tt__tasks_walk(&g->wk) || g->oom)
+    return false;
+  return solve(g);
+}
+
+/* ---- Verdicts and their proof ---------------------------------------------------- */
+
+typedef struct verdict {
+  int64_t id;
+  uint32_t resumes;
+  int cls;
+  uint8_t reason;
+  const void *obj;
+  char detail[384];
+} verdict;
+
+static void describe_task(graph *g, int32_t i, char *out, size_t n) {
+  const gtask *t = &g->tasks[i];
+  if (t->status == G_LEAKED)
+    snprintf(out, n, "task %lld (leaked)", (long long)t->id);
+  else if (t->nwait || t->reason == TT_WAIT_MUTEX)
+    snprintf(out, n, "task %lld [%s on %p]", (long long)t->id,
+             tt__wait_reason_string((tt_wait_reason)t->reason),
+             t->nwait ? g->waits[t->wait0] : NULL);
+  else
+    snprintf(out, n, "task %lld", (long long)t->id);
+}
+
+/* Who holds the primitives blocked tasks wait on, for the proofs. */
+static void collect_holders(graph *g) {
+  for (size_t i = 0; i < g->ntasks; i++) {
+    const gtask *t = &g->tasks[i];
+    for (uint32_t k = 0; k < t->nhold; k++) {
+      gnode *n = node_find(g, g->holds[t->hold0 + k].obj, false);
+      if (n && n->nholders < PROOF_HOLDERS)
+        n->holders[n->nholders++] = (int32_t)i;
+    }
+  }
+}
+
+static void prove(graph *g, int32_t i, verdict *v) {
+  const gtask *t = &g->tasks[i];
+  char *d = v->detail;
+  size_t cap = sizeof v->detail, len = 0;
+  v->obj = g->waits[t->wait0];
+#define ADD(...) \
+  do { \
+    if (len < cap) \
+      len += (size_t)snprintf(d + len, cap - len, __VA_ARGS__); \
+  } while (0)
+  if (t->reason == TT_WAIT_MUTEX) {
+    int32_t h = task_by_id(g, t->mutex_holder);
+    if (h < 0) {
+      v->cls = TT_LEAK_MUTEX_ORPHANED;
+      ADD("the mutex is locked by task %lld, which has exited", (long long)t->mutex_holder);
+      return;
+    }
+    v->cls = TT_LEAK_MUTEX_HELD_LEAKED;
+    ADD("the mutex is locked by");
+    for (int step = 0; step < 8 && h >= 0; step++) {
+      if (h == i) {
+        v->cls = TT_LEAK_LOCK_CYCLE;
+        ADD(" this task: a cycle");
+        return;
+      }
+      char who[96];
+      describe_task(g, h, who, sizeof who);
+      ADD(" %s", who);
+      if (g->tasks[h].reason != TT_WAIT_MUTEX || g->tasks[h].status == G_LIVE)
+        return;
+      ADD(", locked by");
+      h = task_by_id(g, g->tasks[h].mutex_holder);
+    }
+    if (h < 0)
+      ADD(" a task that has exited");
+    return;
+  }
+  /* Everything else waits on primitives only blocked tasks can reach. */
+  int others = 0;
+  for (uint32_t k = 0; k < t->nwait; k++) {
+    const gnode *n = node_find(g, g->waits[t->wait0 + k], false);
+    for (int h = 0; n && h < n->nholders; h++)
+      others += n->holders[h] != i;
+  }
+  switch (t->reason) {
+  case TT_WAIT_SELECT: v->cls = TT_LEAK_SELECT_CHAIN; break;
+  case TT_WAIT_WAITGROUP: v->cls = TT_LEAK_WG_NEVER_DONE; break;
+  default:
+    v->cls = others ? TT_LEAK_CHAN_CHAIN : t->holder_gone ? TT_LEAK_ERROR_PATH : TT_LEAK_SELF_WAIT;
+  }
+  if (!others) {
+    ADD("no other task can reach %s", t->nwait > 1 ? "any of them" : "it");
+    if (t->holder_gone)
+      ADD("; a task that held a reference to it has exited");
+    return;
+  }
+  ADD("only tasks that can never run again can reach %s:", t->nwait > 1 ? "them" : "it");
+  int32_t named[PROOF_HOLDERS * 2];
+  int nnamed = 0;
+  for (uint32_t k = 0; k < t->nwait; k++) {
+    const gnode *n = node_find(g, g->waits[t->wait0 + k], false);
+    for (int h = 0; n && h < n->nholders; h++) {
+      int32_t who_i = n->holders[h];
+      bool seen = who_i == i;
+      for (int m = 0; m < nnamed && !seen; m++)
+        seen = named[m] == who_i;
+      if (seen || nnamed == (int)(sizeof named / sizeof named[0]))
+        continue;
+      named[nnamed++] = who_i;
+      char who[96];
+      describe_task(g, who_i, who, sizeof who);
+      ADD(" %s;", who);
+    }
+  }
+#undef ADD
+}
+
+static int cmp_id(const void *a, const void *b) {
+  int64_t x = ((const verdict *)a)->id, y = ((const verdict *)b)->id;
+  return (x > y) - (x < y);
+}
+
+/* The candidates of a pass: blocked tasks the fixpoint never reached. */
+static verdict *candidates(graph *g, size_t *n) {
+  size_t k = 0;
+  for (size_t i = 0; i < g->ntasks; i++)
+    k += g->tasks[i].status == G_BLOCKED;
+  *n = 0;
+  if (!k)
+    return NULL;
+  verdict *v = calloc(k, sizeof *v);
+  if (!v)
+    return NULL;
+  collect_holders(g);
+  for (size_t i = 0; i < g->ntasks; i++) {
+    if (g->tasks[i].status != G_BLOCKED)
+      continue;
+    v[*n].id = g->tasks[i].id;
+    v[*n].resumes = g->tasks[i].resumes;
+    v[*n].reason = g->tasks[i].reason;
+    prove(g, (int32_t)i, &v[*n]);
+    (*n)++;
+  }
+  qsort(v, *n, sizeof *v, cmp_id);
+  return v;
+}
+
+/* ---- Marking the leaked tasks ------------------------------------------------------ */
+
+typedef struct marker {
+  tt__walker wk;
+  verdict *v;
+  size_t n;
+  int64_t found;
+  int64_t by_task;
+  const uintptr_t *by_pcs;
+  int nby;
+} marker;
+
+static bool mark_take(tt__walker *wk, const tt_task *ct) {
+  marker *m = (marker *)wk;
+  verdict key = {.id = ct->id};
+  verdict *v = bsearch(&key, m->v, m->n, sizeof *m->v, cmp_id);
+  if (!v)
+    return true;
+  tt_task *t = (tt_task *)ct;
+  if (atomic_load_explicit(&t->resumes, memory_order_acquire) != v->resumes ||
+      atomic_load_explicit(&t->state, memory_order_acquire) != TT_ST_WAITING ||
+      atomic_load_explicit(&t->leaked, memory_order_relaxed))
+    return true;
+  atomic_store_explicit(&t->leaked, (uint8_t)v->cls, memory_order_relaxed);
+  tt__leak_record_graph(v->cls, t, (tt_wait_reason)v->reason, v->obj, v->detail, m->by_task,
+                        m->by_pcs, m->nby);
+  m->found++;
+  return true;
+}
+
+static bool mark_flush(tt__walker *wk) {
+  (void)wk;
+  return true;
+}
+
+static pthread_mutex_t check_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* by_*: the event that asked for this run (instant mode), for the report. */
+static int64_t check(int64_t by_task, const uintptr_t *by_pcs, int nby) {
+  if (!TT_BOOKKEEPING)
+    return 0;
+  if (atomic_load(&tt__rt.state) != TT_RT_RUNNING)
+    return TT_ENOTINIT;
+  pthread_mutex_lock(&check_lock); /* one run at a time: verdicts are marked once */
+  graph g1, g2;
+  int64_t found = 0;
+  size_t n1 = 0, n2 = 0;
+  verdict *v1 = NULL, *v2 = NULL;
+  bool ok = pass(&g1);
+  if (ok)
+    v1 = candidates(&g1, &n1);
+  graph_free(&g1);
+  if (ok && n1) {
+    ok = pass(&g2);
+    if (ok)
+      v2 = candidates(&g2, &n2);
+    graph_free(&g2);
+    /* Keep what both passes found about a task that did not run between. */
+    size_t k = 0;
+    for (size_t i = 0; i < n2; i++) {
+      verdict *a = bsearch(&v2[i], v1, n1, sizeof *v1, cmp_id);
+      if (a && a->resumes == v2[i].resumes)
+        v2[k++] = v2[i];
+    }
+    n2 = k;
+    if (n2) {
+      marker m = {.wk = {.take = mark_take, .flush = mark_flush},
+                  .v = v2,
+                  .n = n2,
+                  .by_task = by_task,
+                  .by_pcs = by_pcs,
+                  .nby = nby};
+      tt__tasks_walk(&m.wk);
+      found = m.found;
+    }
+  }
+  free(v1);
+  free(v2);
+  pthread_mutex_unlock(&check_lock);
+  if (found)
+    tt__leak_flush();
+  if (!ok)
+    return TT_ENOMEM;
+  return found;
+}
+
+int64_t tt_leak_check(void) { return check(0, NULL, 0); }
+
+/* ---- Instant mode: a background run after each event ---------------------------------- */
+
+#define EVENT_FRAMES 32
+
+static pthread_mutex_t ev_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t ev_cond = PTHREAD_COND_INITIALIZER;
+static bool ev_pending, ev_running, ev_stop;
+static pthread_t ev_thread;
+static int64_t ev_task;
+static uintptr_t ev_pcs[EVENT_FRAMES];
+static int ev_npcs;
+
+static void *event_loop(void *arg) {
+  (void)arg;
+  tt__thread_known(true); /* it never wakes a task: not a way out of a deadlock */
+  pthread_mutex_lock(&ev_lock);
+  while (!ev_stop) {
+    if (!ev_pending) {
+      pthread_cond_wait(&ev_cond, &ev_lock);
+      continue;
+    }
+    /* Debounce: let a burst of events (a pool shutting down) settle. */
+    pthread_mutex_unlock(&ev_lock);
+    nanosleep(&(struct timespec){0, 2 * 1000 * 1000}, NULL);
+    pthread_mutex_lock(&ev_lock);
+    ev_pending = false;
+    int64_t by = ev_task;
+    uintptr_t pcs[EVENT_FRAMES];
+    int n = ev_npcs;
+    memcpy(pcs, ev_pcs, sizeof pcs);
+    pthread_mutex_unlock(&ev_lock);
+    check(by, pcs, n);
+    pthread_mutex_lock(&ev_lock);
+  }
+  pthread_mutex_unlock(&ev_lock);
+  tt__thread_known(false);
+  return NULL;
+}
+
+void tt__leakgraph_event(void) {
+  int mode = tt__leak_mode_now();
+  if (mode == TT_LEAK_RECORD || atomic_load(&tt__rt.state) != TT_RT_RUNNING)
+    return;
+  uintptr_t pcs[EVENT_FRAMES];
+  tt_task *self = tt__current();
+  int n = self ? tt__stack_walk_self(self, pcs, EVENT_FRAMES) : 0;
+  pthread_mutex_lock(&ev_lock);
+  if (!ev_running && !ev_stop) {
+    ev_running = pthread_create(&ev_thread, NULL, event_loop, NULL) == 0;
+  }
+  ev_pending = true;
+  ev_task = self ? self->id : 0;
+  ev_npcs = n;
+  memcpy(ev_pcs, pcs, (size_t)n * sizeof *pcs);
+  pthread_cond_signal(&ev_cond);
+  pthread_mutex_unlock(&ev_lock);
+}
+
+void tt__leakgraph_shutdown(void) {
+  pthread_mutex_lock(&ev_lock);
+  bool running = ev_running;
+  ev_stop = true;
+  pthread_cond_signal(&ev_cond);
+  pthread_mutex_unlock(&ev_lock);
+  if (running)
+    pthread_join(ev_thread, NULL);
+  pthread_mutex_lock(&ev_lock);
+  ev_running = ev_stop = ev_pending = false;
+  pthread_mutex_unlock(&ev_lock);
+}
