@@ -1,8 +1,11 @@
 /*
- * The check every leaky pattern program ends with (examples/pattern*_leak.c):
- * tt_verify_none must find the leaked tasks, waiting where the pattern
- * leaves them. Each program is its own test: it exits 0 only when its leak
- * was caught.
+ * The checks every leaky pattern program ends with (examples/pattern*_leak.c).
+ * First tt_verify_none must find the leaked tasks, waiting where the pattern
+ * leaves them: it reports every task still there, a suspect. Then, once the
+ * pattern's function has let go of its handles, the definite-leak detector
+ * must prove them leaked (at the unref, or through tt_leak_check's wait-for
+ * graph) and name the pattern. Each program is its own test: it exits 0 only
+ * when its leak was caught both ways.
  */
 #ifndef TT_EXAMPLES_EXPECT_LEAKS_H
 #define TT_EXAMPLES_EXPECT_LEAKS_H
@@ -15,7 +18,7 @@
 
 /* tt_verify_none must find `want` tasks waiting in `reason`: print its
  * report and say whether it did. */
-static int expect_leaks(int64_t want, const char *reason) {
+static __attribute__((unused)) int expect_leaks(int64_t want, const char *reason) {
   tt_verify_report *rep = NULL;
   int64_t n = tt_verify_none(&(tt_verify_opts){.max_wait = 100 * 1000000}, &rep);
   char *text = NULL;
@@ -31,6 +34,37 @@ static int expect_leaks(int64_t want, const char *reason) {
          (long long)n, reason);
   free(text);
   tt_verify_report_free(rep);
+  return ok;
+}
+
+/* The definite-leak detector must have found `want` leaks in all, each of
+ * the class `why` (a phrase of its description): print its report and say
+ * whether it did. */
+static __attribute__((unused)) int expect_definite(int64_t want, const char *why) {
+  tt_leak_check(); /* the wait-for graph; unref-time leaks are already in */
+  char *text = NULL;
+  size_t len = 0;
+  FILE *mem = open_memstream(&text, &len);
+  tt_leak_report(mem);
+  fclose(mem);
+  printf("%s", text);
+  int found = 0;
+  for (const char *p = text; (p = strstr(p, why)) != NULL; p++)
+    found++;
+  int ok = tt_leak_count() == want && found == want;
+  printf("%s: %lld definite leak(s) \"%s\"\n", ok ? "definite leak proven" : "NOT PROVEN",
+         (long long)tt_leak_count(), why);
+  free(text);
+  return ok;
+}
+
+/* For the fixed programs: nothing the detector could prove. */
+static __attribute__((unused)) int expect_no_definite_leak(void) {
+  int64_t n = tt_leak_check();
+  int ok = n == 0 && tt_leak_count() == 0;
+  printf("%s\n", ok ? "leak detector: nothing leaked" : "leak detector: LEAKED");
+  if (!ok)
+    tt_leak_report(stdout);
   return ok;
 }
 

@@ -9,6 +9,7 @@
  */
 #include <stdio.h>
 
+#include "expect_leaks.h"
 #include "tether.h"
 
 typedef struct job {
@@ -32,6 +33,8 @@ static void compute_or_quit(void *arg) {
   tt_chan_unref(j->out);
   tt_context_unref(j->ctx);
 }
+
+static int no_leaks;
 
 static void main_task(void *arg) {
   (void)arg;
@@ -59,9 +62,10 @@ static void main_task(void *arg) {
   printf("tasks left besides main: %lld\n", (long long)left);
   if (left != 0)
     tt_dump(stderr);
+  no_leaks = expect_no_definite_leak(); /* nor does the leak detector find one */
 }
 
 int main(void) {
   int rc = tt_main(main_task, NULL);
-  return rc < 0;
+  return rc < 0 || !no_leaks;
 }

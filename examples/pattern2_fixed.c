@@ -7,6 +7,7 @@
  */
 #include <stdio.h>
 
+#include "expect_leaks.h"
 #include "tether.h"
 
 typedef struct pipe {
@@ -35,6 +36,8 @@ static void consumer(void *arg) {
   }
 }
 
+static int no_leaks;
+
 static void main_task(void *arg) {
   (void)arg;
   pipe_t p = {.ch = tt_chan_make(sizeof(long), 0),
@@ -49,6 +52,7 @@ static void main_task(void *arg) {
   tt_chan_unref(p.ch);
   tt_wg_free(p.wg);
   printf("tasks left besides main: %lld\n", (long long)(tt_num_tasks() - 1));
+  no_leaks = expect_no_definite_leak(); /* nor does the leak detector find one */
 }
 
-int main(void) { return tt_main(main_task, NULL) < 0; }
+int main(void) { return tt_main(main_task, NULL) < 0 || !no_leaks; }

@@ -8,6 +8,7 @@
  */
 #include <stdio.h>
 
+#include "expect_leaks.h"
 #include "tether.h"
 
 typedef struct pipes {
@@ -22,6 +23,8 @@ static void echo(void *arg) {
 }
 
 static int clean;
+
+static int no_leaks;
 
 static void main_task(void *arg) {
   (void)arg;
@@ -42,6 +45,7 @@ static void main_task(void *arg) {
   tt_verify_report_free(rep);
   tt_chan_unref(p.in);
   tt_chan_unref(p.out);
+  no_leaks = expect_no_definite_leak(); /* nor does the leak detector find one */
 }
 
-int main(void) { return tt_main(main_task, NULL) < 0 || !clean; }
+int main(void) { return tt_main(main_task, NULL) < 0 || !clean || !no_leaks; }

@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "expect_leaks.h"
 #include "tether.h"
 
 typedef struct read_call {
@@ -41,6 +42,8 @@ static void fetch(void *arg) {
 
 static int clean;
 
+static int no_leaks;
+
 static void main_task(void *arg) {
   (void)arg;
   int fds[2];
@@ -59,6 +62,7 @@ static void main_task(void *arg) {
   tt_verify_report_free(rep);
   close(fds[0]);
   close(fds[1]);
+  no_leaks = expect_no_definite_leak(); /* nor does the leak detector find one */
 }
 
-int main(void) { return tt_main(main_task, NULL) < 0 || !clean; }
+int main(void) { return tt_main(main_task, NULL) < 0 || !clean || !no_leaks; }

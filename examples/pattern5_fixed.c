@@ -9,6 +9,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 
+#include "expect_leaks.h"
 #include "tether.h"
 
 typedef struct pool {
@@ -28,6 +29,8 @@ static int worker(tt_context *ctx, void *arg) {
   }
 }
 
+static int no_leaks;
+
 static void main_task(void *arg) {
   (void)arg;
   pool p = {.jobs = tt_chan_make(sizeof(long), 0)};
@@ -43,6 +46,7 @@ static void main_task(void *arg) {
   printf("group destroyed: %s\n", tt_strerror(rc));
   tt_chan_unref(p.jobs);
   printf("tasks left besides main: %lld\n", (long long)(tt_num_tasks() - 1));
+  no_leaks = expect_no_definite_leak(); /* nor does the leak detector find one */
 }
 
-int main(void) { return tt_main(main_task, NULL) < 0; }
+int main(void) { return tt_main(main_task, NULL) < 0 || !no_leaks; }

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "expect_leaks.h"
 #include "tether.h"
 
 typedef struct call {
@@ -49,6 +50,8 @@ static int fetch(int fail, long *out) {
   return which == 0 ? 0 : which == 1 ? e : which;
 }
 
+static int no_leaks;
+
 static void main_task(void *arg) {
   (void)arg;
   long r = 0;
@@ -58,6 +61,7 @@ static void main_task(void *arg) {
   printf("error path:   rc=%d\n", rc);
   tt_sleep(5 * 1000000); /* workers return right after their send */
   printf("tasks left besides main: %lld\n", (long long)(tt_num_tasks() - 1));
+  no_leaks = expect_no_definite_leak(); /* nor does the leak detector find one */
 }
 
-int main(void) { return tt_main(main_task, NULL) < 0 || tt_num_tasks() != 0; }
+int main(void) { return tt_main(main_task, NULL) < 0 || tt_num_tasks() != 0 || !no_leaks; }

@@ -595,32 +595,44 @@ int64_t tt_leak_check(void) { return check(0, NULL, 0); }
 
 static pthread_mutex_t ev_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t ev_cond = PTHREAD_COND_INITIALIZER;
-static bool ev_pending, ev_running, ev_stop;
+static _Atomic bool ev_pending; /* a run is due: later events need not say so */
+static bool ev_running, ev_stop;
 static pthread_t ev_thread;
 static int64_t ev_task;
 static uintptr_t ev_pcs[EVENT_FRAMES];
 static int ev_npcs;
 
+static int64_t mono_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
 static void *event_loop(void *arg) {
   (void)arg;
   tt__thread_known(true); /* it never wakes a task: not a way out of a deadlock */
+  int64_t pause = 2 * 1000 * 1000;
   pthread_mutex_lock(&ev_lock);
   while (!ev_stop) {
-    if (!ev_pending) {
+    if (!atomic_load(&ev_pending)) {
       pthread_cond_wait(&ev_cond, &ev_lock);
       continue;
     }
-    /* Debounce: let a burst of events (a pool shutting down) settle. */
+    /* Debounce, so that a burst of events (a pool shutting down) makes one
+     * run, and keep to a tenth of a core: a run over many tasks is long. */
     pthread_mutex_unlock(&ev_lock);
-    nanosleep(&(struct timespec){0, 2 * 1000 * 1000}, NULL);
+    nanosleep(&(struct timespec){pause / 1000000000, pause % 1000000000}, NULL);
     pthread_mutex_lock(&ev_lock);
-    ev_pending = false;
+    atomic_store(&ev_pending, false);
     int64_t by = ev_task;
     uintptr_t pcs[EVENT_FRAMES];
     int n = ev_npcs;
     memcpy(pcs, ev_pcs, sizeof pcs);
     pthread_mutex_unlock(&ev_lock);
+    int64_t t0 = mono_ns();
     check(by, pcs, n);
+    int64_t took = mono_ns() - t0;
+    pause = took * 9 > 2 * 1000 * 1000 ? took * 9 : 2 * 1000 * 1000;
     pthread_mutex_lock(&ev_lock);
   }
   pthread_mutex_unlock(&ev_lock);
@@ -629,6 +641,8 @@ static void *event_loop(void *arg) {
 }
 
 void tt__leakgraph_event(void) {
+  if (atomic_load_explicit(&ev_pending, memory_order_relaxed))
+    return; /* the run that is due will see this event's effect too */
   int mode = tt__leak_mode_now();
   if (mode == TT_LEAK_RECORD || atomic_load(&tt__rt.state) != TT_RT_RUNNING)
     return;
@@ -639,7 +653,7 @@ void tt__leakgraph_event(void) {
   if (!ev_running && !ev_stop) {
     ev_running = pthread_create(&ev_thread, NULL, event_loop, NULL) == 0;
   }
-  ev_pending = true;
+  atomic_store(&ev_pending, true);
   ev_task = self ? self->id : 0;
   ev_npcs = n;
   memcpy(ev_pcs, pcs, (size_t)n * sizeof *pcs);
@@ -656,6 +670,7 @@ void tt__leakgraph_shutdown(void) {
   if (running)
     pthread_join(ev_thread, NULL);
   pthread_mutex_lock(&ev_lock);
-  ev_running = ev_stop = ev_pending = false;
+  ev_running = ev_stop = false;
+  atomic_store(&ev_pending, false);
   pthread_mutex_unlock(&ev_lock);
 }
