@@ -10,6 +10,14 @@
 #     with -DTT_NO_BOOKKEEPING=ON (spawn sites, wait records, task lists and
 #     the counters stack walks use compiled out), and run alternately.
 #     Target: <= 5%.
+#  3. leakcheck: tt_leak_check over 1,000,000 blocked tasks
+#     (bench/bench_leakcheck.c): "live" (none leaked, median of 5 checks)
+#     and "leaky" (1% leaked, the first check, which proves them all),
+#     beside a runtime.GC() over as many goroutines (bench/go/leakcheck.go:
+#     Go finds leaks during a GC cycle). Target: <= 200 ms.
+#  4. instant mode: what TT_LEAKCHECK=report costs spawn_join, pingpong
+#     and buffered (the runs after task exits and unrefs), against the
+#     default mode, run alternately. Target: <= 10%.
 #
 # Medians of BENCH_RUNS runs (default 5; 3 for the dumps). Prints a table
 # and writes it to $BENCH_BUILD_DIR/visibility-table.md.
@@ -43,11 +51,14 @@ configure "$BUILD" || { log "configure failed: $LOGS"; exit 1; }
 configure "$NOBK" -DTT_NO_BOOKKEEPING=ON -DTT_BUILD_EXAMPLES=OFF ||
   { log "configure (no bookkeeping) failed"; exit 1; }
 cmake --build "$BUILD" -j "$JOBS" --target bench_dump bench_spawn_join bench_pingpong \
+  bench_buffered bench_leakcheck \
   >"$LOGS/visibility-build.log" 2>&1 || { log "build failed: $LOGS/visibility-build.log"; exit 1; }
 cmake --build "$NOBK" -j "$JOBS" --target bench_spawn_join bench_pingpong \
   >"$LOGS/visibility-build-nobk.log" 2>&1 || { log "build failed: $LOGS/visibility-build-nobk.log"; exit 1; }
-"$GO" build -o "$BUILD/go/dump" bench/go/dump.go >"$LOGS/visibility-go.log" 2>&1 ||
-  { log "go build failed: $LOGS/visibility-go.log"; exit 1; }
+for g in dump leakcheck; do
+  "$GO" build -o "$BUILD/go/$g" "bench/go/$g.go" >"$LOGS/visibility-go.log" 2>&1 ||
+    { log "go build failed: $LOGS/visibility-go.log"; exit 1; }
+done
 
 value() { sed -n 's/^RESULT .* value=\([0-9.]*\) .*/\1/p' | tail -n 1; }
 median() { sort -g | awk '{v[NR]=$1} END {if (NR) print (NR%2 ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2)}'; }
@@ -77,6 +88,33 @@ for w in spawn_join pingpong; do
   for _ in $(seq "$RUNS"); do # alternate, so drift hits both alike
     with+=("$(TT_PROCS=1 "$BUILD/bench/bench_$w" 2>/dev/null | value)")
     without+=("$(TT_PROCS=1 "$NOBK/bench/bench_$w" 2>/dev/null | value)")
+  done
+  a=$(printf '%s\n' "${with[@]}" | median)
+  b=$(printf '%s\n' "${without[@]}" | median)
+  cost=$(awk -v a="$a" -v b="$b" 'BEGIN { if (b > 0) printf "%+.1f%%", (a / b - 1) * 100; else print "-" }')
+  echo "| $w | $a | $b | $cost |" >>"$TABLE"
+done
+{
+  echo
+  echo "| leak check over 1,000,000 blocked tasks | tether ms | Go GC ms | Go / tether |"
+  echo "|---|---|---|---|"
+} >>"$TABLE"
+for s in live leaky; do
+  c=$(for _ in $(seq "$DRUNS"); do "$BUILD/bench/bench_leakcheck" "$s" 2>>"$LOGS/leakcheck.err" | value; done | median)
+  g=$(for _ in $(seq "$DRUNS"); do "$BUILD/go/leakcheck" "$s" 2>>"$LOGS/leakcheck.err" | value; done | median)
+  echo "| $s | $c | $g | $(ratio "$g" "$c") |" >>"$TABLE"
+done
+
+{
+  echo
+  echo "| instant mode cost (procs=2) | TT_LEAKCHECK=report ns/op | default ns/op | cost |"
+  echo "|---|---|---|---|"
+} >>"$TABLE"
+for w in spawn_join pingpong buffered; do
+  with=() without=()
+  for _ in $(seq "$RUNS"); do
+    with+=("$(TT_PROCS=2 TT_LEAKCHECK=report "$BUILD/bench/bench_$w" 2>/dev/null | value)")
+    without+=("$(TT_PROCS=2 "$BUILD/bench/bench_$w" 2>/dev/null | value)")
   done
   a=$(printf '%s\n' "${with[@]}" | median)
   b=$(printf '%s\n' "${without[@]}" | median)

@@ -127,6 +127,17 @@ bool tt__chan_unpin_locked(tt_chan *c, tt_waitq *q, tt_waiter *w) {
   return should_free_locked(c);
 }
 
+void tt__chan_use_slow(tt_task *t, tt_chan *c, bool publish) {
+  if (c->rooted) {
+    if (publish)
+      tt__hold_publish_any(t);
+  } else if (publish) {
+    tt__hold_publish(t, c, TT_OBJ_CHAN);
+  } else {
+    tt__touch(t, c, TT_OBJ_CHAN);
+  }
+}
+
 void tt__chan_holder_gone(tt_chan *c) {
   tt_spin_lock(&c->lock);
   tt__chan_forget_stale(c);
@@ -139,8 +150,10 @@ void tt__chan_holder_gone(tt_chan *c) {
 int tt_chan_unref(tt_chan *c) {
   if (!chan_ok(c))
     return TT_EINVAL;
-  tt__hold_unref(tt__current(), c);
-  return tt__chan_unref_raw(c);
+  bool passed_on = tt__hold_unref(tt__current(), c);
+  if (tt__chan_unref_raw(c) == 0 && passed_on)
+    tt__root_add(c); /* it lives on, and this task may have passed it on */
+  return 0;
 }
 
 void tt__chan_ref_raw(tt_chan *c) { atomic_fetch_add_explicit(&c->refs, 1, memory_order_relaxed); }
@@ -169,7 +182,7 @@ int tt__chan_unref_raw(tt_chan *c) {
     tt__ready(wake);
     wake = next;
   }
-  return 0;
+  return 1;
 }
 
 /* ---- Moving values (c locked) -------------------------------------------- */
@@ -293,7 +306,7 @@ static int chan_send(tt_chan *c, const void *elem, int64_t deadline, bool block)
   }
   if (!chan_ok(c))
     return TT_EINVAL;
-  tt__hold_publish(self, c, TT_OBJ_CHAN);
+  tt__chan_use(self, c, true);
   tt_spin_lock(&c->lock);
   tt__chan_forget_stale(c);
   if (c->closed) {
@@ -330,7 +343,7 @@ static int chan_recv(tt_chan *c, void *out, int64_t deadline, bool block) {
   }
   if (!chan_ok(c))
     return TT_EINVAL;
-  tt__touch(self, c, TT_OBJ_CHAN);
+  tt__chan_use(self, c, false);
   tt_spin_lock(&c->lock);
   tt__chan_forget_stale(c);
   tt_waiter *s = tt__waitq_claim_any(&c->sendq);
@@ -376,7 +389,7 @@ int tt__chan_close(tt_chan *c, const char *file, int line) {
     return tt__chan_misuse(NULL, "close of nil channel", TT_EINVAL);
   if (!chan_ok(c))
     return TT_EINVAL;
-  tt__hold_publish(tt__current(), c, TT_OBJ_CHAN);
+  tt__chan_use(tt__self_at_entry(), c, true);
   tt_spin_lock(&c->lock);
   tt__chan_forget_stale(c);
   if (c->closed) {

@@ -5,6 +5,7 @@
 #ifndef TT_CHAN_H
 #define TT_CHAN_H
 
+#include "holds.h"
 #include "wait.h"
 
 #define TT_CHAN_MAGIC 0x74434e4cu /* "tCNL" */
@@ -34,6 +35,28 @@ struct tt_chan {
   void **close_stack; /* TT_STRICT only: return addresses at close */
   int close_depth;
 };
+
+/* Task t sends on, closes (publish) or receives from c: the ownership
+ * bookkeeping of holds.h. A runtime channel is a root already: it needs no
+ * entry, but a send or close still publishes. */
+void tt__chan_use_slow(tt_task *t, tt_chan *c, bool publish);
+static inline __attribute__((always_inline)) void tt__chan_use(tt_task *t, tt_chan *c,
+                                                               bool publish) {
+  if (!TT_BOOKKEEPING)
+    return;
+  /* The common case inline: a task using a channel among its first few. */
+  if (TT_LIKELY(t && !c->rooted)) {
+    tt_holds *h = &t->holds;
+    uint32_t n = h->n < 3 ? h->n : 3;
+    for (uint32_t i = 0; i < n; i++)
+      if (h->items[i].obj == c) {
+        if (publish)
+          tt__hold_published(h, &h->items[i]);
+        return;
+      }
+  }
+  tt__chan_use_slow(t, c, publish);
+}
 
 /* Buffer slots and copies. */
 static inline void *tt__chan_slot(tt_chan *c, size_t i) { return c->buf + i * c->elem_size; }
@@ -88,7 +111,7 @@ void tt__chan_holder_gone(tt_chan *c);
 /* Reference counting without the calling task's bookkeeping: for the
  * references the runtime takes and drops on a task's behalf (holds.c). */
 void tt__chan_ref_raw(tt_chan *c);
-int tt__chan_unref_raw(tt_chan *c);
+int tt__chan_unref_raw(tt_chan *c); /* 1 when that was the last reference */
 
 /* Misuse: an error return normally, an abort with a report in strict mode. */
 int tt__chan_misuse(tt_chan *c, const char *what, int code);

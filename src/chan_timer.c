@@ -207,7 +207,7 @@ static void discard(timer_cache *k, chan_timer *t) {
   if (k && chan_reusable(t->c) && cache_put(k, t))
     return;
   registry_remove(t);
-  tt_chan_unref(t->c);
+  tt__chan_unref_raw(t->c);
   free(t);
 }
 

@@ -71,7 +71,7 @@ int tt_cond_wait_ctx(tt_cond *c, tt_mutex *m, tt_context *ctx) {
 int tt_cond_signal(tt_cond *pc) {
   if (!pc)
     return TT_EINVAL;
-  tt__hold_publish_any(tt__current()); /* the guarded state may carry handles */
+  tt__hold_publish_any(tt__self_at_entry()); /* the guarded state may carry handles */
   tt_cond_s *c = cv(pc);
   tt_spin_lock(&c->lock);
   tt__syncq_refresh(&c->q, &c->gen);
@@ -86,7 +86,7 @@ int tt_cond_signal(tt_cond *pc) {
 int tt_cond_broadcast(tt_cond *pc) {
   if (!pc)
     return TT_EINVAL;
-  tt__hold_publish_any(tt__current()); /* the guarded state may carry handles */
+  tt__hold_publish_any(tt__self_at_entry()); /* the guarded state may carry handles */
   tt_cond_s *c = cv(pc);
   tt_task *wake = NULL;
   tt_spin_lock(&c->lock);

@@ -57,10 +57,8 @@ int64_t tt_context_lost_cancels(void) { return atomic_load(&lost_cancels); }
 static tt_context *resolve(tt_context *c) { return c->delegate ? c->delegate : c; }
 
 tt_context *tt_context_ref(tt_context *c) {
-  if (c && c != &background) {
+  if (c && c != &background)
     atomic_fetch_add_explicit(&c->refs, 1, memory_order_relaxed);
-    tt__hold_ref(tt__current(), c, TT_OBJ_CONTEXT);
-  }
   return c;
 }
 
@@ -156,8 +154,6 @@ static tt_context *alloc_child(tt_context *parent, const char *file, int line) {
     return NULL;
   memset(c, 0, offsetof(tt_context, msg));
   atomic_init(&c->refs, 1);
-  tt__root_forget(c); /* a stale root at a reused address is not this context's */
-  tt__hold_ref(tt__current(), c, TT_OBJ_CONTEXT); /* the caller's reference */
   /* The child's reference to its parent is the child's, not the task's. */
   if (parent != &background)
     atomic_fetch_add_explicit(&parent->refs, 1, memory_order_relaxed);
@@ -244,8 +240,10 @@ int tt_context_unref(tt_context *c) {
     return TT_EINVAL;
   if (c == &background)
     return 0;
-  tt__hold_unref(tt__current(), c);
-  return unref(c);
+  /* Contexts are not in the tasks' tables (docs/API.md, "Ownership of
+   * handles"): a context's done channel is a root. */
+  unref(c);
+  return 0;
 }
 
 void tt__context_ref_raw(tt_context *c) {
@@ -291,11 +289,10 @@ static int unref(tt_context *c) {
     tt_spin_unlock(&p->lock);
   }
   if (c->done)
-    tt_chan_unref(c->done);
+    tt__chan_unref_raw(c->done);
   unref(p);
-  tt__root_forget(c);
   free(c);
-  return 0;
+  return 1;
 }
 
 int tt_context_release(tt_context *c) {

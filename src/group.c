@@ -60,7 +60,7 @@ tt_group *tt__group_make(tt_context *parent, int limit, const char *file, int li
     if (g->wg)
       tt_wg_free(g->wg);
     if (g->slots)
-      tt_chan_unref(g->slots);
+      tt__chan_unref_raw(g->slots);
     free(g);
     return NULL;
   }
@@ -73,7 +73,7 @@ static void free_group(tt_group *g) {
   tt_context_release(g->ctx);
   tt_wg_free(g->wg);
   if (g->slots)
-    tt_chan_unref(g->slots);
+    tt__chan_unref_raw(g->slots);
   free(g->ids);
   free(g);
 }

@@ -3,11 +3,14 @@
  * roots (holds.h explains the rules).
  *
  * A table is written only by its task (and by the spawner before the task
- * exists), so lookups take no lock. Adding an entry or growing the table
- * takes the table's spinlock, which the detector holds while it copies the
- * table. Counts and publish stamps are relaxed atomics the detector reads
- * racily: it only needs them to be no older than the task's state it reads
- * afterwards, and it confirms every verdict with a second pass.
+ * exists), so lookups take no lock. The detector copies tables of running
+ * tasks, so:
+ *  - growing or freeing the items array takes the table's spinlock, which
+ *    the detector holds while it copies (the array stays put);
+ *  - adding or removing an entry bumps wseq before and after, seqlock
+ *    style, and the detector copies again when wseq moved or was odd;
+ *  - counts and publish stamps are single relaxed atomics.
+ * The common operations (a lookup, a new entry that fits) take no lock.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -16,7 +19,8 @@
 #include "holds.h"
 #include "leak.h"
 
-#define LINEAR_MAX 8 /* tables this small are searched linearly */
+#define LINEAR_MAX 8  /* tables this small are searched linearly */
+#define INHERIT_MAX 8 /* a spawn copies at most this many of its parent's entries */
 
 static uint32_t hash_ptr(const void *p) {
   uint64_t x = (uint64_t)(uintptr_t)p;
@@ -82,21 +86,54 @@ static bool make_room(tt_holds *h) {
   return true;
 }
 
+static void wseq_begin(tt_holds *h) {
+  atomic_store_explicit(&h->wseq, atomic_load_explicit(&h->wseq, memory_order_relaxed) + 1,
+                        memory_order_relaxed);
+  atomic_thread_fence(memory_order_release);
+}
+
+static void wseq_end(tt_holds *h) {
+  atomic_store_explicit(&h->wseq, atomic_load_explicit(&h->wseq, memory_order_relaxed) + 1,
+                        memory_order_release);
+}
+
+static void put(tt_hold *e, const void *obj, uint32_t count, uint32_t seq, int kind, bool handed) {
+  __atomic_store_n(&e->obj, obj, __ATOMIC_RELAXED);
+  __atomic_store_n(&e->count, count, __ATOMIC_RELAXED);
+  __atomic_store_n(&e->seq, seq, __ATOMIC_RELAXED);
+  __atomic_store_n(&e->kind, (uint8_t)kind, __ATOMIC_RELAXED);
+  __atomic_store_n(&e->handed, (uint8_t)handed, __ATOMIC_RELAXED);
+}
+
+/* A new task's table (nobody sees it yet): room for n entries. */
+static bool make_room_for(tt_holds *h, uint32_t n) {
+  tt_hold *items = malloc(n * sizeof *items);
+  if (!items)
+    return false;
+  h->items = items;
+  h->cap = n;
+  return true;
+}
+
 static tt_hold *add(tt_task *t, const void *obj, int kind, uint32_t count, bool handed) {
   tt_holds *h = &t->holds;
-  tt_spin_lock(&h->lock);
-  if (!make_room(h)) {
+  if (h->n == h->cap || (h->n + 1 > LINEAR_MAX && (h->n + 1) * 2 > h->icap)) {
+    tt_spin_lock(&h->lock);
+    bool room = make_room(h);
     tt_spin_unlock(&h->lock);
-    tt__root_add(obj); /* out of sight from now on: reachable for good */
-    return NULL;
+    if (!room) {
+      tt__root_add(obj); /* out of sight from now on: reachable for good */
+      return NULL;
+    }
   }
+  wseq_begin(h);
   tt_hold *e = &h->items[h->n];
-  *e = (tt_hold){
-      .obj = obj, .count = count, .seq = h->pubseq, .kind = (uint8_t)kind, .handed = handed};
+  put(e, obj, count, h->pubseq, kind, handed);
+  h->fresh = true;
   if (h->icap)
     index_put(h->index, h->icap, obj, h->n);
-  __atomic_store_n(&h->n, h->n + 1, __ATOMIC_RELEASE);
-  tt_spin_unlock(&h->lock);
+  __atomic_store_n(&h->n, h->n + 1, __ATOMIC_RELAXED);
+  wseq_end(h);
   return e;
 }
 
@@ -112,7 +149,7 @@ static uint32_t index_slot(tt_holds *h, const void *obj) {
 static void remove_entry(tt_task *t, tt_hold *e) {
   tt_holds *h = &t->holds;
   uint32_t k = (uint32_t)(e - h->items), last = h->n - 1;
-  tt_spin_lock(&h->lock);
+  wseq_begin(h);
   if (h->icap) {
     /* Backward-shift deletion, as in the root set below. */
     uint32_t mask = h->icap - 1, hole = index_slot(h, e->obj);
@@ -127,9 +164,10 @@ static void remove_entry(tt_task *t, tt_hold *e) {
     if (k != last)
       h->index[index_slot(h, h->items[last].obj)] = k + 1;
   }
-  h->items[k] = h->items[last];
-  __atomic_store_n(&h->n, last, __ATOMIC_RELEASE);
-  tt_spin_unlock(&h->lock);
+  const tt_hold *l = &h->items[last];
+  put(&h->items[k], l->obj, l->count, l->seq, l->kind, l->handed);
+  __atomic_store_n(&h->n, last, __ATOMIC_RELAXED);
+  wseq_end(h);
 }
 
 tt_hold *tt__hold_get(tt_task *t, const void *obj, int kind) {
@@ -151,40 +189,52 @@ void tt__hold_ref(tt_task *t, const void *obj, int kind) {
     __atomic_store_n(&e->count, e->count + 1, __ATOMIC_RELAXED);
 }
 
-void tt__hold_unref(tt_task *t, const void *obj) {
+bool tt__hold_unref(tt_task *t, const void *obj) {
   if (!TT_BOOKKEEPING || !t)
-    return;
+    return false;
   /* A reference this task does not count came from elsewhere (an argument,
    * a message): the entry that counts it stays as it is, which only ever
    * makes its holder look able to reach obj. The task used the handle, so
    * it keeps a borrowed entry either way. */
-  tt_hold *e = tt__hold_find(t, obj);
+  tt_hold *e = tt__hold_lookup(t, obj);
   if (!e || !e->count)
-    return;
+    return false;
   __atomic_store_n(&e->count, e->count - 1, __ATOMIC_RELAXED);
   if (e->count)
-    return;
+    return false;
   /* Its last reference gone, the task may no longer use the handle by the
-   * API's rules: forget it, unless it may have passed the handle on. */
-  if (e->seq < t->holds.pubseq)
-    tt__root_add(obj);
+   * API's rules: forget it. */
+  bool passed_on = e->seq < t->holds.pubseq;
   remove_entry(t, e);
-  tt__leakgraph_event();
+  tt__leak_event();
+  return passed_on;
 }
 
 void tt__holds_spawn(tt_task *child, tt_task *parent, const tt_spawn_opts *opts) {
   if (!TT_BOOKKEEPING)
     return;
   if (parent && parent->holds.n) {
-    tt_holds *p = &parent->holds;
-    child->holds.pubseq = 1; /* so that an inherited entry can be older */
-    for (uint32_t i = 0; i < p->n; i++) {
-      tt_hold *e = &p->items[i];
-      tt_hold *c = add(child, e->obj, e->kind, 0, false);
-      /* An entry the parent may already have passed on, the child may
-       * pass on too: its copy is just as old. */
-      if (c && e->seq < p->pubseq)
-        c->seq = 0;
+    tt_holds *p = &parent->holds, *h = &child->holds;
+    if (p->n > INHERIT_MAX) {
+      /* Too many to copy at every spawn: the parent's handles count as
+       * passed on instead (roots while it holds them, and after). */
+      if (!p->pubseq)
+        __atomic_store_n(&p->pubseq, 1, __ATOMIC_RELAXED);
+      for (uint32_t i = 0; i < p->n; i++)
+        __atomic_store_n(&p->items[i].seq, 0, __ATOMIC_RELAXED);
+      p->fresh = false;
+      p->last_pub = NULL;
+    } else if (p->n <= h->cap || make_room_for(h, p->n)) {
+      /* Nobody can see the child yet: plain copies, no lock. */
+      h->pubseq = 1; /* so that an inherited entry can be older */
+      for (uint32_t i = 0; i < p->n; i++) {
+        const tt_hold *e = &p->items[i];
+        /* An entry the parent may already have passed on, the child may
+         * pass on too: its copy is just as old. */
+        h->items[i] = (tt_hold){.obj = e->obj, .seq = e->seq < p->pubseq ? 0 : 1, .kind = e->kind};
+      }
+      h->n = p->n;
+      h->fresh = true;
     }
   }
   if (!opts)
@@ -269,44 +319,77 @@ void tt__holds_exit(tt_task *t) {
       tt__root_add(e->obj);
     }
   }
-  tt_spin_lock(&h->lock);
   bool held = h->n > 0;
-  free_table(h);
-  __atomic_store_n(&h->n, 0, __ATOMIC_RELEASE);
-  tt_spin_unlock(&h->lock);
+  if (h->items != h->local) { /* the detector may be reading the array */
+    tt_spin_lock(&h->lock);
+    free_table(h);
+    __atomic_store_n(&h->n, 0, __ATOMIC_RELAXED);
+    tt_spin_unlock(&h->lock);
+  } else {
+    wseq_begin(h);
+    __atomic_store_n(&h->n, 0, __ATOMIC_RELAXED);
+    wseq_end(h);
+  }
   if (held)
-    tt__leakgraph_event();
+    tt__leak_event();
 }
 
 /* ---- Roots ------------------------------------------------------------------ *
  * Open addressing with linear probing and backward-shift deletion, so there
- * are no tombstones. Past ROOTS_MAX the set stops recording and says so:
- * the detector then finds no leaks rather than risk a wrong one. */
+ * are no tombstones. Writers hold roots_lock. tt__root_forget, called for
+ * every channel, context and WaitGroup made, first probes without the lock:
+ * a table it reads stays allocated (replaced tables are kept), and a miss
+ * because of a concurrent change only leaves a root in place, which is
+ * never wrong. Past ROOTS_MAX the set stops recording and says so: the
+ * detector then finds no leaks rather than risk a wrong one. */
 
 #define ROOTS_MAX (1u << 20)
 
+typedef struct roots_table {
+  struct roots_table *older; /* replaced tables, kept for lock-free readers */
+  uint32_t cap;              /* a power of two */
+  _Atomic(const void *) slot[];
+} roots_table;
+
 static tt_spinlock roots_lock;
-static const void **roots;
-static uint32_t roots_cap, roots_n;
+static _Atomic(roots_table *) roots;
+static uint32_t roots_n;
 static bool roots_overflow;
-static _Atomic uint32_t roots_count; /* lets tt__root_forget skip the lock */
+static _Atomic uint32_t roots_count; /* lets tt__root_forget skip everything */
+/* A one-hash Bloom filter of every pointer ever added: a clear bit proves
+ * a pointer is not a root without probing the table. Bits are never
+ * cleared; a set one only costs a probe. */
+#define BLOOM_BITS 4096
+static _Atomic uint64_t roots_bloom[BLOOM_BITS / 64];
+
+static uint32_t bloom_bit(const void *p) { return (hash_ptr(p) >> 12) & (BLOOM_BITS - 1); }
+
+static const void *slot_get(roots_table *t, uint32_t i) {
+  return atomic_load_explicit(&t->slot[i], memory_order_relaxed);
+}
+
+static void slot_set(roots_table *t, uint32_t i, const void *p) {
+  atomic_store_explicit(&t->slot[i], p, memory_order_relaxed);
+}
 
 static bool roots_grow(void) {
-  uint32_t cap = roots_cap ? roots_cap * 2 : 256;
-  const void **table = calloc(cap, sizeof *table);
-  if (!table)
+  roots_table *old = atomic_load_explicit(&roots, memory_order_relaxed);
+  uint32_t cap = old ? old->cap * 2 : 256;
+  roots_table *t = calloc(1, sizeof *t + cap * sizeof t->slot[0]);
+  if (!t)
     return false;
-  for (uint32_t i = 0; i < roots_cap; i++) {
-    if (!roots[i])
+  t->cap = cap;
+  t->older = old;
+  for (uint32_t i = 0; old && i < old->cap; i++) {
+    const void *p = slot_get(old, i);
+    if (!p)
       continue;
-    uint32_t j = hash_ptr(roots[i]) & (cap - 1);
-    while (table[j])
+    uint32_t j = hash_ptr(p) & (cap - 1);
+    while (slot_get(t, j))
       j = (j + 1) & (cap - 1);
-    table[j] = roots[i];
+    slot_set(t, j, p);
   }
-  free(roots);
-  roots = table;
-  roots_cap = cap;
+  atomic_store_explicit(&roots, t, memory_order_release);
   return true;
 }
 
@@ -314,41 +397,63 @@ void tt__root_add(const void *obj) {
   if (!TT_BOOKKEEPING || !obj)
     return;
   tt_spin_lock(&roots_lock);
+  roots_table *t = atomic_load_explicit(&roots, memory_order_relaxed);
   if (roots_overflow)
     goto out;
-  if ((roots_n + 1) * 2 > roots_cap && (roots_n >= ROOTS_MAX || !roots_grow())) {
+  if ((!t || (roots_n + 1) * 2 > t->cap) && (roots_n >= ROOTS_MAX || !roots_grow())) {
     roots_overflow = true;
     goto out;
   }
-  uint32_t i = hash_ptr(obj) & (roots_cap - 1);
-  for (; roots[i]; i = (i + 1) & (roots_cap - 1))
-    if (roots[i] == obj)
+  t = atomic_load_explicit(&roots, memory_order_relaxed);
+  uint32_t i = hash_ptr(obj) & (t->cap - 1);
+  for (; slot_get(t, i); i = (i + 1) & (t->cap - 1))
+    if (slot_get(t, i) == obj)
       goto out;
-  roots[i] = obj;
+  slot_set(t, i, obj);
+  atomic_fetch_or_explicit(&roots_bloom[bloom_bit(obj) / 64], 1ull << (bloom_bit(obj) % 64),
+                           memory_order_relaxed);
   roots_n++;
   atomic_store_explicit(&roots_count, roots_n, memory_order_relaxed);
 out:
   tt_spin_unlock(&roots_lock);
 }
 
+/* The slot of obj in t, or -1. */
+static int64_t roots_find(roots_table *t, const void *obj) {
+  uint32_t mask = t->cap - 1;
+  for (uint32_t i = hash_ptr(obj) & mask, n = 0; n <= mask; i = (i + 1) & mask, n++) {
+    const void *p = slot_get(t, i);
+    if (!p)
+      return -1;
+    if (p == obj)
+      return i;
+  }
+  return -1;
+}
+
 void tt__root_forget(const void *obj) {
   if (!TT_BOOKKEEPING || atomic_load_explicit(&roots_count, memory_order_relaxed) == 0)
     return;
+  uint32_t bit = bloom_bit(obj);
+  if (!(atomic_load_explicit(&roots_bloom[bit / 64], memory_order_relaxed) & (1ull << (bit % 64))))
+    return;
+  roots_table *t = atomic_load_explicit(&roots, memory_order_acquire);
+  if (!t || roots_find(t, obj) < 0)
+    return;
   tt_spin_lock(&roots_lock);
-  uint32_t mask = roots_cap - 1, i = hash_ptr(obj) & mask;
-  while (roots[i] && roots[i] != obj)
-    i = (i + 1) & mask;
-  if (roots[i]) {
+  t = atomic_load_explicit(&roots, memory_order_relaxed);
+  int64_t at = roots_find(t, obj);
+  if (at >= 0) {
     /* Backward shift: pull later members of the probe run into the hole. */
-    uint32_t hole = i;
-    for (uint32_t j = (i + 1) & mask; roots[j]; j = (j + 1) & mask) {
-      uint32_t home = hash_ptr(roots[j]) & mask;
+    uint32_t mask = t->cap - 1, hole = (uint32_t)at;
+    for (uint32_t j = (hole + 1) & mask; slot_get(t, j); j = (j + 1) & mask) {
+      uint32_t home = hash_ptr(slot_get(t, j)) & mask;
       if (((j - home) & mask) >= ((j - hole) & mask)) {
-        roots[hole] = roots[j];
+        slot_set(t, hole, slot_get(t, j));
         hole = j;
       }
     }
-    roots[hole] = NULL;
+    slot_set(t, hole, NULL);
     roots_n--;
     atomic_store_explicit(&roots_count, roots_n, memory_order_relaxed);
   }
@@ -362,11 +467,12 @@ const void **tt__roots_copy(int64_t *n) {
     *n = -1;
     return NULL;
   }
+  roots_table *t = atomic_load_explicit(&roots, memory_order_relaxed);
   const void **out = malloc((roots_n ? roots_n : 1) * sizeof *out);
   int64_t k = 0;
-  for (uint32_t i = 0; out && i < roots_cap; i++)
-    if (roots[i])
-      out[k++] = roots[i];
+  for (uint32_t i = 0; out && t && i < t->cap; i++)
+    if (slot_get(t, i))
+      out[k++] = slot_get(t, i);
   tt_spin_unlock(&roots_lock);
   *n = out ? k : -1;
   return out;

@@ -38,6 +38,17 @@ tt_hold *tt__hold_get(tt_task *t, const void *obj, int kind);
 
 void tt__root_add(const void *obj);
 
+/* t's entry for obj among its first few (the common case, inline), or
+ * through the table's index. */
+static inline tt_hold *tt__hold_lookup(tt_task *t, const void *obj) {
+  tt_holds *h = &t->holds;
+  uint32_t n = h->n < 3 ? h->n : 3;
+  for (uint32_t i = 0; i < n; i++)
+    if (h->items[i].obj == obj)
+      return &h->items[i];
+  return h->n > 3 ? tt__hold_find(t, obj) : NULL;
+}
+
 /* The calling task t used obj: it can reach it. A plain thread (t NULL)
  * that uses a primitive makes it a root. */
 static inline void tt__touch(tt_task *t, const void *obj, int kind) {
@@ -47,21 +58,40 @@ static inline void tt__touch(tt_task *t, const void *obj, int kind) {
     tt__root_add(obj);
     return;
   }
-  tt_holds *h = &t->holds;
-  /* The common case, a handle among the first few it holds, inline. */
-  uint32_t n = h->n < 3 ? h->n : 3;
-  for (uint32_t i = 0; i < n; i++)
-    if (h->items[i].obj == obj)
-      return;
-  tt__hold_get(t, obj, kind);
+  if (!tt__hold_lookup(t, obj))
+    tt__hold_get(t, obj, kind);
 }
 
 /* t (NULL: a plain thread) took a reference to obj. */
 void tt__hold_ref(tt_task *t, const void *obj, int kind);
-/* t (NULL: a plain thread) drops a reference to obj. */
-void tt__hold_unref(tt_task *t, const void *obj);
-/* t published on obj (a completed send, a close, an unlock, a signal):
- * everything else it holds may have gone with it. */
+/* t (NULL: a plain thread) drops a reference to obj. Returns true when
+ * that was the task's last one and it may have passed obj on: the caller
+ * makes obj a root if it lives on after the unref. */
+bool tt__hold_unref(tt_task *t, const void *obj);
+/* t published through something that is not a handle it needs to keep
+ * (a mutex unlock): everything it holds may have gone with it. */
+static inline void tt__hold_publish_any(tt_task *t) {
+  if (TT_BOOKKEEPING && t && (t->holds.fresh || t->holds.last_pub)) {
+    __atomic_store_n(&t->holds.pubseq, t->holds.pubseq + 1, __ATOMIC_RELAXED);
+    t->holds.fresh = false;
+    t->holds.last_pub = NULL;
+  }
+}
+
+/* A publish on e's handle: every other entry may have gone with it;
+ * publishing on a handle does not pass that handle anywhere new. */
+static inline void tt__hold_published(tt_holds *h, tt_hold *e) {
+  if (!h->fresh && h->last_pub == e->obj)
+    return; /* the others are passed on already */
+  uint32_t seq = h->pubseq + 1;
+  __atomic_store_n(&h->pubseq, seq, __ATOMIC_RELAXED);
+  __atomic_store_n(&e->seq, seq, __ATOMIC_RELAXED);
+  h->fresh = false;
+  h->last_pub = e->obj;
+}
+
+/* t published on obj (a send, a close): everything else it holds may have
+ * gone with it. */
 static inline void tt__hold_publish(tt_task *t, const void *obj, int kind) {
   if (!TT_BOOKKEEPING)
     return;
@@ -69,19 +99,23 @@ static inline void tt__hold_publish(tt_task *t, const void *obj, int kind) {
     tt__root_add(obj);
     return;
   }
-  tt_holds *h = &t->holds;
-  uint32_t seq = h->pubseq + 1;
-  __atomic_store_n(&h->pubseq, seq, __ATOMIC_RELAXED);
-  tt_hold *e = h->n && h->items[0].obj == obj ? &h->items[0] : tt__hold_get(t, obj, kind);
-  if (e) /* publishing on obj does not pass obj itself anywhere new */
-    __atomic_store_n(&e->seq, seq, __ATOMIC_RELAXED);
+  tt_hold *e = tt__hold_lookup(t, obj);
+  if (!e)
+    e = tt__hold_get(t, obj, kind);
+  if (e)
+    tt__hold_published(&t->holds, e);
+  else
+    tt__hold_publish_any(t);
 }
 
-/* t published through something that is not a handle it needs to keep
- * (a mutex unlock): everything it holds may have gone with it. */
-static inline void tt__hold_publish_any(tt_task *t) {
-  if (TT_BOOKKEEPING && t)
-    __atomic_store_n(&t->holds.pubseq, t->holds.pubseq + 1, __ATOMIC_RELAXED);
+/* Does a spawn hand the new task references? */
+static inline bool tt__holds_gives(const tt_spawn_opts *o) {
+  if (!o)
+    return false;
+  bool any = o->give_ctx != NULL;
+  for (int i = 0; i < TT_GIVE_MAX; i++)
+    any |= o->give_chans[i] != NULL;
+  return any;
 }
 
 /* A new task, before anyone can see it: inherit the spawner's entries

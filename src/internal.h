@@ -129,9 +129,16 @@ typedef struct tt_hold {
 } tt_hold;
 
 typedef struct tt_holds {
-  tt_spinlock lock; /* the owner takes it to add or grow; the detector to read */
+  tt_spinlock lock;      /* the owner takes it to grow or free items; the detector to read */
+  _Atomic uint32_t wseq; /* odd while the owner adds or removes an entry */
   uint32_t n, cap;
   uint32_t pubseq; /* publishes (send, close, unlock, signal) so far */
+  /* Which entries are as new as pubseq (not passed on): when only the
+   * handle last published on (last_pub) can be, a publish on it again
+   * changes nothing, so a task that keeps sending on one channel writes
+   * nothing. fresh: some other entry may be. */
+  bool fresh;
+  const void *last_pub;
   uint32_t icap;   /* size of index (a power of two), 0 while linear */
   uint32_t *index; /* open addressing: item position + 1, 0 empty */
   tt_hold *items;  /* local, or the heap once it outgrows it */
@@ -310,6 +317,11 @@ void tt__set_worker(tt_worker *w);
  * after anything that may park, yield or spawn. */
 extern __thread tt_worker *tt__tls_worker __attribute__((tls_model("initial-exec")));
 static inline tt_worker *tt__worker_at_entry(void) { return tt__tls_worker; }
+/* The calling task under the same rule (NULL on a plain thread). */
+static inline tt_task *tt__self_at_entry(void) {
+  tt_worker *w = tt__tls_worker;
+  return w ? w->current : NULL;
+}
 tt_task *tt__current(void);
 
 /* The worker's coarse clock for bookkeeping stamps (see tt_worker.clock). */
@@ -392,6 +404,10 @@ int64_t tt__spawn_internal(uintptr_t pc, tt_fn fn, void *arg, const tt_spawn_opt
                            const char *entry, const char *file, int line, const char *func,
                            tt_wg *exit_wg, void (*drop_arg)(void *));
 void tt__task_exit(void) __attribute__((noreturn));
+/* The Done of a task spawned with tt_wg_go, as it exits: its table is gone
+ * by then, and it needs no entry for wg (waitgroup.c). */
+void tt__wg_exit_done(tt_wg *wg);
+int tt__wg_add(tt_wg *wg, int64_t delta);
 void tt__task_free(tt_worker *w, tt_task *t);
 void tt__task_free_all(void);
 

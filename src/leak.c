@@ -49,6 +49,7 @@ static pthread_mutex_t leak_lock = PTHREAD_MUTEX_INITIALIZER;
 static leak_record *records, **records_tail = &records;
 static _Atomic int64_t leak_total;
 static _Atomic int leak_mode = -1; /* -1: not read from the environment yet */
+_Atomic bool tt__leak_instant;
 
 static const char *const class_names[TT_LEAK__COUNT] = {
     [TT_LEAK_NONE] = "",
@@ -97,7 +98,9 @@ static int mode_now(void) {
             env);
   int expect = -1;
   atomic_compare_exchange_strong(&leak_mode, &expect, m);
-  return atomic_load(&leak_mode);
+  m = atomic_load(&leak_mode);
+  atomic_store(&tt__leak_instant, m != TT_LEAK_RECORD);
+  return m;
 }
 
 int tt__leak_mode_now(void) { return mode_now(); }
@@ -107,6 +110,7 @@ int tt_leak_set_mode(tt_leak_mode mode) {
     return TT_EINVAL;
   int old = mode_now();
   atomic_store(&leak_mode, (int)mode);
+  atomic_store(&tt__leak_instant, mode != TT_LEAK_RECORD);
   return old;
 }
 

@@ -68,6 +68,11 @@ int tt__leak_mode_now(void);
  * task exited holding handles, a task dropped its last reference to one).
  * Runs the wait-for graph soon, on a background thread (leakgraph.c). */
 void tt__leakgraph_event(void);
+extern _Atomic bool tt__leak_instant; /* TT_LEAKCHECK is report, abort or recover */
+static inline void tt__leak_event(void) {
+  if (atomic_load_explicit(&tt__leak_instant, memory_order_relaxed))
+    tt__leakgraph_event();
+}
 void tt__leakgraph_shutdown(void);
 
 /* The channels of a parked select (wait_obj), read from its stack without

@@ -81,9 +81,10 @@ typedef struct graph {
   bool oom;
   /* Analysis. */
   gnode *nodes;
-  uint32_t nodes_cap; /* power of two */
-  int32_t *ids;       /* id -> task index + 1, open addressing */
+  uint32_t nodes_cap, nnodes; /* a power of two */
+  int32_t *ids;               /* id -> task index + 1, open addressing; 0 = not built */
   uint32_t ids_cap;
+  size_t ids_alloc, work_alloc;
   gedge *edges;
   size_t nedges, cap_edges;
   int32_t *work;
@@ -145,17 +146,35 @@ static bool take(tt__walker *wk, const tt_task *ct) {
   int state = atomic_load_explicit(&t->state, memory_order_acquire);
   int why = atomic_load_explicit(&t->wait_reason, memory_order_relaxed);
   r->reason = (uint8_t)why;
-  /* Holdings first: a live task needs them. */
-  tt_spin_lock(&t->holds.lock);
-  nh = t->holds.n;
-  uint32_t pub = __atomic_load_n(&t->holds.pubseq, __ATOMIC_RELAXED);
+  /* Holdings first: a live task needs them. The lock keeps the array in
+   * place; wseq says whether an entry came or went while we copied. */
   r->hold0 = (uint32_t)g->nholds;
-  for (uint32_t i = 0; i < nh && g->nholds < g->cap_holds; i++) {
-    const tt_hold *e = &t->holds.items[i];
-    g->holds[g->nholds++] = (ghold){e->obj, __atomic_load_n(&e->seq, __ATOMIC_RELAXED) < pub};
+  tt_spin_lock(&t->holds.lock);
+  for (;;) {
+    uint32_t s1 = atomic_load_explicit(&t->holds.wseq, memory_order_acquire);
+    if (s1 & 1) {
+      tt__cpu_relax();
+      continue;
+    }
+    nh = __atomic_load_n(&t->holds.n, __ATOMIC_RELAXED);
+    uint32_t pub = __atomic_load_n(&t->holds.pubseq, __ATOMIC_RELAXED);
+    g->nholds = r->hold0;
+    for (uint32_t i = 0; i < nh && g->nholds < g->cap_holds; i++) {
+      const tt_hold *e = &t->holds.items[i];
+      g->holds[g->nholds++] = (ghold){__atomic_load_n(&e->obj, __ATOMIC_RELAXED),
+                                      __atomic_load_n(&e->seq, __ATOMIC_RELAXED) < pub};
+    }
+    atomic_thread_fence(memory_order_acquire);
+    if (atomic_load_explicit(&t->holds.wseq, memory_order_relaxed) == s1)
+      break;
+  }
+  tt_spin_unlock(&t->holds.lock);
+  if (g->nholds - r->hold0 < nh) { /* it grew meanwhile: take it again after a flush */
+    g->nholds = r->hold0;
+    g->need_holds = nh;
+    return false;
   }
   r->nhold = (uint32_t)g->nholds - r->hold0;
-  tt_spin_unlock(&t->holds.lock);
   g->ntasks++;
 
   if (atomic_load_explicit(&t->leaked, memory_order_relaxed)) {
@@ -223,22 +242,64 @@ static bool flush(tt__walker *wk) {
 
 /* ---- The fixpoint --------------------------------------------------------------- */
 
+static size_t pow2_above(size_t n) {
+  size_t c = 16;
+  while (c < n * 2)
+    c *= 2;
+  return c;
+}
+
+static gnode *slot_of(gnode *nodes, uint32_t cap, const void *obj) {
+  uint32_t mask = cap - 1, i = mix((uintptr_t)obj) & mask;
+  while (nodes[i].obj && nodes[i].obj != obj)
+    i = (i + 1) & mask;
+  return &nodes[i];
+}
+
+/* The node of obj; with add, made if missing (NULL when out of memory).
+ * The table grows as it fills: a million waiters may share a handful of
+ * primitives, and its size is what the pass touches. */
 static gnode *node_find(graph *g, const void *obj, bool add) {
-  uint32_t mask = g->nodes_cap - 1;
-  for (uint32_t i = mix((uintptr_t)obj) & mask;; i = (i + 1) & mask) {
-    gnode *n = &g->nodes[i];
-    if (n->obj == obj)
-      return n;
-    if (!n->obj) {
-      if (!add)
-        return NULL;
-      *n = (gnode){.obj = obj, .waiters = -1};
-      return n;
-    }
+  gnode *n = slot_of(g->nodes, g->nodes_cap, obj);
+  if (n->obj || !add)
+    return n->obj ? n : NULL;
+  if ((g->nnodes + 1) * 2 > g->nodes_cap) {
+    uint32_t cap = g->nodes_cap * 2;
+    gnode *nodes = calloc(cap, sizeof *nodes);
+    if (!nodes)
+      return NULL;
+    for (uint32_t i = 0; i < g->nodes_cap; i++)
+      if (g->nodes[i].obj)
+        *slot_of(nodes, cap, g->nodes[i].obj) = g->nodes[i];
+    free(g->nodes);
+    g->nodes = nodes;
+    g->nodes_cap = cap;
+    n = slot_of(nodes, cap, obj);
   }
+  g->nnodes++;
+  *n = (gnode){.obj = obj, .waiters = -1};
+  return n;
+}
+
+/* id -> task index, built the first time a mutex wait needs it. */
+static bool index_ids(graph *g) {
+  size_t cap = pow2_above(g->ntasks + 1);
+  if (!grow((void **)&g->ids, &g->ids_alloc, cap, sizeof *g->ids))
+    return false;
+  g->ids_cap = (uint32_t)cap;
+  memset(g->ids, 0, cap * sizeof *g->ids);
+  for (size_t i = 0; i < g->ntasks; i++) {
+    uint32_t mask = g->ids_cap - 1, k = mix((uint64_t)g->tasks[i].id) & mask;
+    while (g->ids[k])
+      k = (k + 1) & mask;
+    g->ids[k] = (int32_t)i + 1;
+  }
+  return true;
 }
 
 static int32_t task_by_id(graph *g, int64_t id) {
+  if (!g->ids_cap && !index_ids(g))
+    return -1;
   uint32_t mask = g->ids_cap - 1;
   for (uint32_t i = mix((uint64_t)id) & mask; g->ids[i]; i = (i + 1) & mask)
     if (g->tasks[g->ids[i] - 1].id == id)
@@ -270,28 +331,15 @@ static void reach(graph *g, const void *obj) {
     make_live(g, g->edges[e].task);
 }
 
-static size_t pow2_above(size_t n) {
-  size_t c = 16;
-  while (c < n * 2)
-    c *= 2;
-  return c;
-}
-
 /* Build the graph of a pass and run the fixpoint. False when out of memory. */
 static bool solve(graph *g) {
-  g->nodes_cap = (uint32_t)pow2_above(g->nwaits + 1);
-  g->ids_cap = (uint32_t)pow2_above(g->ntasks + 1);
+  free(g->nodes);
+  g->nnodes = 0;
+  g->nodes_cap = 64;
   g->nodes = calloc(g->nodes_cap, sizeof *g->nodes);
-  g->ids = calloc(g->ids_cap, sizeof *g->ids);
-  g->work = malloc((g->ntasks + 1) * sizeof *g->work);
-  if (!g->nodes || !g->ids || !g->work)
+  g->ids_cap = 0; /* built on demand */
+  if (!g->nodes || !grow((void **)&g->work, &g->work_alloc, g->ntasks + 1, sizeof *g->work))
     return false;
-  for (size_t i = 0; i < g->ntasks; i++) {
-    uint32_t mask = g->ids_cap - 1, k = mix((uint64_t)g->tasks[i].id) & mask;
-    while (g->ids[k])
-      k = (k + 1) & mask;
-    g->ids[k] = (int32_t)i + 1;
-  }
   /* Edges: waiters of each primitive; dependents of each mutex holder. */
   for (size_t i = 0; i < g->ntasks; i++) {
     gtask *t = &g->tasks[i];
@@ -304,9 +352,11 @@ static bool solve(graph *g) {
       if (h >= 0 && !edge_add(g, &g->tasks[h].dependents, (int32_t)i))
         return false;
     }
-    for (uint32_t k = 0; k < t->nwait; k++)
-      if (!edge_add(g, &node_find(g, g->waits[t->wait0 + k], true)->waiters, (int32_t)i))
+    for (uint32_t k = 0; k < t->nwait; k++) {
+      gnode *n = node_find(g, g->waits[t->wait0 + k], true);
+      if (!n || !edge_add(g, &n->waiters, (int32_t)i))
         return false;
+    }
   }
   for (size_t i = 0; i < g->ntasks; i++)
     if (g->tasks[i].status == G_LIVE)
@@ -349,10 +399,18 @@ static void graph_free(graph *g) {
   free(g->work);
 }
 
-/* One pass: read every task, solve. */
+/* One pass: read every task, solve. The buffers of g are kept from pass to
+ * pass (and check to check, under check_lock): over a million tasks they
+ * are tens of megabytes, and fresh pages cost more than the pass. */
 static bool pass(graph *g) {
-  *g = (graph){.wk = {.take = take, .flush = flush}};
-  if (!flush(&g->wk))
+  g->wk = (tt__walker){.take = take, .flush = flush};
+  g->ntasks = g->nholds = g->nwaits = g->nrooted = g->nedges = g->nwork = 0;
+  g->need_holds = 0;
+  g->oom = false;
+  /* Room for every task now, and some spawned during the walk. */
+  int64_t n = tt_num_tasks() + 1024;
+  if (!grow((void **)&g->tasks, &g->cap_tasks, (size_t)n, sizeof *g->tasks) ||
+      !grow((void **)&g->holds, &g->cap_holds, (size_t)n * 2, sizeof *g->holds) || !flush(&g->wk))
     return false;
   if (!tt__tasks_walk(&g->wk) || g->oom)
     return false;
@@ -537,6 +595,7 @@ static bool mark_flush(tt__walker *wk) {
 }
 
 static pthread_mutex_t check_lock = PTHREAD_MUTEX_INITIALIZER;
+static graph cached; /* under check_lock */
 
 /* by_*: the event that asked for this run (instant mode), for the report. */
 static int64_t check(int64_t by_task, const uintptr_t *by_pcs, int nby) {
@@ -545,19 +604,17 @@ static int64_t check(int64_t by_task, const uintptr_t *by_pcs, int nby) {
   if (atomic_load(&tt__rt.state) != TT_RT_RUNNING)
     return TT_ENOTINIT;
   pthread_mutex_lock(&check_lock); /* one run at a time: verdicts are marked once */
-  graph g1, g2;
+  graph *g = &cached;
   int64_t found = 0;
   size_t n1 = 0, n2 = 0;
   verdict *v1 = NULL, *v2 = NULL;
-  bool ok = pass(&g1);
+  bool ok = pass(g);
   if (ok)
-    v1 = candidates(&g1, &n1);
-  graph_free(&g1);
+    v1 = candidates(g, &n1);
   if (ok && n1) {
-    ok = pass(&g2);
+    ok = pass(g);
     if (ok)
-      v2 = candidates(&g2, &n2);
-    graph_free(&g2);
+      v2 = candidates(g, &n2);
     /* Keep what both passes found about a task that did not run between. */
     size_t k = 0;
     for (size_t i = 0; i < n2; i++) {
@@ -662,6 +719,10 @@ void tt__leakgraph_event(void) {
 }
 
 void tt__leakgraph_shutdown(void) {
+  pthread_mutex_lock(&check_lock);
+  graph_free(&cached);
+  cached = (graph){0};
+  pthread_mutex_unlock(&check_lock);
   pthread_mutex_lock(&ev_lock);
   bool running = ev_running;
   ev_stop = true;

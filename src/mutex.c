@@ -124,8 +124,7 @@ static int unlock_slow(tt_mutex_s *m) {
 int tt_mutex_unlock(tt_mutex *pm) {
   if (TT_UNLIKELY(!pm))
     return TT_EINVAL;
-  tt_worker *wk = tt__worker_at_entry();
-  tt_task *self = wk ? wk->current : NULL;
+  tt_task *self = tt__self_at_entry();
   tt__hold_publish_any(self); /* the guarded state may carry handles */
   tt_mutex_s *m = mu(pm);
   uint64_t s = atomic_load_explicit(&m->state, memory_order_relaxed);

@@ -196,6 +196,7 @@ int tt_init(const tt_config *cfg) {
   }
   pthread_mutex_unlock(&lifecycle);
   tt__dump_signal_from_env();
+  tt__leak_mode_now(); /* read TT_LEAKCHECK now: the instant modes need it at once */
   return 0;
 nomem:
   tt__stacks_destroy();

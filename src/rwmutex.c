@@ -305,7 +305,7 @@ static int unlock_slow(tt_rwmutex_s *m) {
 int tt_rwmutex_unlock(tt_rwmutex *pm) {
   if (!pm)
     return TT_EINVAL;
-  tt__hold_publish_any(tt__current()); /* the guarded state may carry handles */
+  tt__hold_publish_any(tt__self_at_entry()); /* the guarded state may carry handles */
   tt_rwmutex_s *m = rw(pm);
   uint64_t s = atomic_load_explicit(&m->state, memory_order_relaxed);
   if (TT_UNLIKELY(!(s & TT_RW_WLOCKED)))

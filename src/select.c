@@ -180,10 +180,7 @@ int tt__select_as(tt_case *cases, int n, int flags, int64_t deadline, tt_wait_re
   sel_ctx s = {.magic = SEL_MAGIC, .locks = locks, .nlocks = nl, .op = NULL, .deadline = deadline};
   for (int p = 0; p < np; p++) { /* before any lock: a table may grow */
     const tt_case *k = &cases[poll[p]];
-    if (k->dir == TT_SEND)
-      tt__hold_publish(self, k->chan, TT_OBJ_CHAN);
-    else
-      tt__touch(self, k->chan, TT_OBJ_CHAN);
+    tt__chan_use(self, k->chan, k->dir == TT_SEND);
   }
   lock_all(&s);
   for (int i = 0; i < nl; i++)

@@ -123,7 +123,7 @@ int tt_sem_try_acquire(tt_sem *ps, int64_t n) {
 int tt_sem_release(tt_sem *ps, int64_t n) {
   if (!ps || n <= 0 || (uint64_t)n > TT_SEM_MAX)
     return TT_EINVAL;
-  tt__hold_publish_any(tt__current()); /* like an unlock: it publishes shared state */
+  tt__hold_publish_any(tt__self_at_entry()); /* like an unlock: it publishes shared state */
   tt_sem_s *s = sm(ps);
   uint64_t st = atomic_load_explicit(&s->state, memory_order_relaxed);
   while (!(st & TT_SEM_WAITERS)) {

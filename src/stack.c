@@ -261,6 +261,9 @@ static tt_task *init_record(char *lo, size_t size, int kind) {
   atomic_store_explicit(&t->holder_gone, 0, memory_order_relaxed);
   atomic_store_explicit(&t->holds.lock.locked, 0, memory_order_relaxed);
   t->holds.n = t->holds.pubseq = t->holds.icap = 0;
+  atomic_store_explicit(&t->holds.wseq, 0, memory_order_relaxed);
+  t->holds.fresh = false;
+  t->holds.last_pub = NULL;
   t->holds.cap = sizeof t->holds.local / sizeof t->holds.local[0];
   t->holds.index = NULL;
   t->holds.items = t->holds.local;

@@ -42,9 +42,10 @@ static void task_entry(void *arg) {
   if (TT_BOOKKEEPING)
     __atomic_store_n(&t->base_fp, __builtin_frame_address(0), __ATOMIC_RELAXED);
   t->fn(t->arg);
-  tt__holds_exit(t);
+  if (t->holds.n)
+    tt__holds_exit(t);
   if (t->exit_wg)
-    tt_wg_done(t->exit_wg);
+    tt__wg_exit_done(t->exit_wg);
   tt__task_exit();
 }
 
@@ -114,7 +115,8 @@ static int64_t spawn(tt_worker *w, uintptr_t pc, tt_fn fn, void *arg, const tt_s
     strncpy(t->name, opts->name, sizeof t->name - 1);
     t->name[sizeof t->name - 1] = '\0';
   }
-  tt__holds_spawn(t, parent, opts);
+  if ((parent && parent->holds.n) || tt__holds_gives(opts))
+    tt__holds_spawn(t, parent, opts);
   tt__ctx_make(&t->ctx, (char *)t->canary + 32, (char *)t, task_entry, t);
 #ifdef TT_TSAN
   t->tsan_fiber = __tsan_create_fiber(0);

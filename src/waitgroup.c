@@ -42,7 +42,7 @@ tt_wg *tt_wg_make(void) {
   tt_wg *wg = calloc(1, sizeof *wg);
   if (wg) {
     tt__root_forget(wg); /* a stale root at a reused address is not this one's */
-    tt__touch(tt__current(), wg, TT_OBJ_WG); /* its maker can reach it */
+    tt__touch(tt__self_at_entry(), wg, TT_OBJ_WG); /* its maker can reach it */
   }
   return wg;
 }
@@ -67,7 +67,11 @@ int tt_wg_free(tt_wg *wg) {
 int tt_wg_add(tt_wg *wg, int64_t delta) {
   if (!wg)
     return TT_EINVAL;
-  tt__touch(tt__current(), wg, TT_OBJ_WG); /* whoever adds or is done can reach it */
+  tt__touch(tt__self_at_entry(), wg, TT_OBJ_WG); /* whoever adds or is done can reach it */
+  return tt__wg_add(wg, delta);
+}
+
+int tt__wg_add(tt_wg *wg, int64_t delta) {
   int64_t c = atomic_load_explicit(&wg->count, memory_order_relaxed);
   for (;;) {
     int64_t n = c + delta;
@@ -111,6 +115,8 @@ int tt_wg_add(tt_wg *wg, int64_t delta) {
 
 int tt_wg_done(tt_wg *wg) { return tt_wg_add(wg, -1); }
 
+void tt__wg_exit_done(tt_wg *wg) { tt__wg_add(wg, -1); }
+
 /* Task waiters: queue and park until the zero transition claims us, or ctx
  * (may be NULL) is done. */
 static int wait_task(tt_wg *wg, tt_context *ctx) {
@@ -129,7 +135,7 @@ static int wait_task(tt_wg *wg, tt_context *ctx) {
 int tt_wg_wait(tt_wg *wg) {
   if (!wg)
     return TT_EINVAL;
-  tt__touch(tt__current(), wg, TT_OBJ_WG);
+  tt__touch(tt__self_at_entry(), wg, TT_OBJ_WG);
   tt_spin_lock(&wg->lock);
   if (atomic_load(&wg->count) == 0) {
     tt_spin_unlock(&wg->lock);
@@ -155,7 +161,7 @@ int tt_wg_wait(tt_wg *wg) {
 int tt_wg_wait_ctx(tt_wg *wg, tt_context *ctx) {
   if (!wg || !ctx)
     return TT_EINVAL;
-  tt__touch(tt__current(), wg, TT_OBJ_WG);
+  tt__touch(tt__self_at_entry(), wg, TT_OBJ_WG);
   int err = tt_context_err(ctx); /* outside wg->lock: it may cancel a tree */
   tt_spin_lock(&wg->lock);
   if (atomic_load(&wg->count) == 0) {
