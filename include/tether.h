@@ -85,6 +85,7 @@ int tt_procs(void);
 
 typedef struct tt_chan tt_chan;
 typedef struct tt_context tt_context;
+typedef struct tt_owner tt_owner;
 
 #define TT_GIVE_MAX 4
 typedef struct tt_spawn_opts {
@@ -97,6 +98,7 @@ typedef struct tt_spawn_opts {
    * handles" below. */
   tt_chan *give_chans[TT_GIVE_MAX];
   tt_context *give_ctx;
+  tt_owner *give_owner;
 } tt_spawn_opts;
 
 /* Spawn fn(arg) as a new task. Returns its id (> 0; ids grow in spawn order
@@ -635,6 +637,41 @@ int64_t tt_leak_count(void); /* leaks found since the process started */
  * it newly found leaked, or TT_ENOTINIT / TT_ENOMEM. */
 int64_t tt_leak_check(void);
 int tt_leak_report(FILE *out); /* each with its class and both stacks */
+
+/* ---- Ownership of handles ------------------------------------------------- *
+ * What tt_leak_check (and the instant modes) know about who can reach a
+ * primitive. A reference made or taken in a task (tt_chan_make,
+ * tt_chan_ref, tt_owner_make, tt_owner_ref) belongs to that task until it
+ * drops it; tt_spawn_opts.give_* hands a new task references of its own,
+ * released when it returns. A task can also reach every channel and
+ * WaitGroup it has used, and whatever its spawner could reach when it was
+ * spawned. Everything else is conservative, never a false positive:
+ *  - a handle made, referenced or used by a plain thread is a root;
+ *  - so is everything a task still counts when it returns, and everything
+ *    a task held before it sent on a channel, closed one, unlocked a mutex
+ *    or signalled (the message or the shared state may carry it);
+ *  - timer, ticker and context done channels are roots; Cond and
+ *    semaphore waits, and waits with a deadline or a context, are live.
+ * What the rules cannot see: a handle passed to another task through
+ * memory no runtime call publishes (your own atomics, a global read
+ * later). Give that task a reference (give_chans, or an owner), or keep
+ * the handle referenced from a plain thread.
+ *
+ * Owners are for handles that live in a struct shared between tasks (a
+ * server with a stop channel and a WaitGroup): the owner adopts them,
+ * tasks hold the owner like any handle, and reachability passes from a
+ * task through the owner (and owners it owns) to the handles. */
+tt_owner *tt_owner_make(void); /* one reference, the caller's; NULL out of memory */
+tt_owner *tt_owner_ref(tt_owner *o);
+/* The last reference releases what the owner adopted. TT_EINVAL for NULL
+ * or a freed owner (when detectable). */
+int tt_owner_unref(tt_owner *o);
+/* The owner takes over one of the caller's references to c (or child):
+ * the caller must not drop that one itself. 0, TT_EINVAL or TT_ENOMEM. */
+int tt_owner_adopt_chan(tt_owner *o, tt_chan *c);
+int tt_owner_adopt_owner(tt_owner *o, tt_owner *child);
+/* The owner can reach wg (it takes no reference: wg's user frees it). */
+int tt_owner_track_wg(tt_owner *o, tt_wg *wg);
 
 /* ---- Internal entry points used by the macros above ------------------- */
 

@@ -18,6 +18,7 @@
 #include "chan.h"
 #include "holds.h"
 #include "leak.h"
+#include "owner.h"
 
 #define LINEAR_MAX 8  /* tables this small are searched linearly */
 #define INHERIT_MAX 8 /* a spawn copies at most this many of its parent's entries */
@@ -252,6 +253,17 @@ void tt__holds_spawn(tt_task *child, tt_task *parent, const tt_spawn_opts *opts)
     else
       tt__chan_unref_raw(c); /* could not record it: keep the count exact */
   }
+  if (opts->give_owner && tt__owner_check(opts->give_owner)) {
+    tt_owner *o = opts->give_owner;
+    tt__owner_ref_raw(o);
+    tt_hold *e = tt__hold_find(child, o);
+    if (!e)
+      e = add(child, o, TT_OBJ_OWNER, 0, false);
+    if (e)
+      e->count++, e->handed = 1;
+    else
+      tt__owner_unref_raw(o);
+  }
   if (opts->give_ctx) {
     tt_context *x = opts->give_ctx;
     tt__context_ref_raw(x);
@@ -269,6 +281,8 @@ static void release_handed(tt_hold *e, uint32_t count) {
   for (uint32_t k = 0; k < count; k++) {
     if (e->kind == TT_OBJ_CHAN)
       tt__chan_unref_raw((tt_chan *)e->obj);
+    else if (e->kind == TT_OBJ_OWNER)
+      tt__owner_unref_raw((tt_owner *)e->obj);
     else
       tt__context_unref_raw((tt_context *)e->obj);
   }

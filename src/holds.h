@@ -25,6 +25,7 @@ enum {
   TT_OBJ_CHAN = 1,
   TT_OBJ_CONTEXT,
   TT_OBJ_WG,
+  TT_OBJ_OWNER,
 };
 
 /* Tables stop growing here; further handles become roots. */
@@ -112,7 +113,7 @@ static inline void tt__hold_publish(tt_task *t, const void *obj, int kind) {
 static inline bool tt__holds_gives(const tt_spawn_opts *o) {
   if (!o)
     return false;
-  bool any = o->give_ctx != NULL;
+  bool any = o->give_ctx != NULL || o->give_owner != NULL;
   for (int i = 0; i < TT_GIVE_MAX; i++)
     any |= o->give_chans[i] != NULL;
   return any;

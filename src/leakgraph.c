@@ -33,6 +33,7 @@
 #include "chan.h"
 #include "holds.h"
 #include "leak.h"
+#include "owner.h"
 #include "stackwalk.h"
 #include "sync.h"
 
@@ -53,7 +54,7 @@ typedef struct gtask {
 
 typedef struct ghold {
   const void *obj;
-  bool passed_on;
+  bool passed_on, is_owner;
 } ghold;
 
 typedef struct gnode {
@@ -87,6 +88,9 @@ typedef struct graph {
   size_t ids_alloc, work_alloc;
   gedge *edges;
   size_t nedges, cap_edges;
+  tt__owner_edge *owned; /* every owner's handles, sorted by owner */
+  int64_t nowned;
+  bool *owner_seen; /* per first edge of an owner: reached already */
   int32_t *work;
   size_t nwork;
 } graph;
@@ -162,7 +166,8 @@ static bool take(tt__walker *wk, const tt_task *ct) {
     for (uint32_t i = 0; i < nh && g->nholds < g->cap_holds; i++) {
       const tt_hold *e = &t->holds.items[i];
       g->holds[g->nholds++] = (ghold){__atomic_load_n(&e->obj, __ATOMIC_RELAXED),
-                                      __atomic_load_n(&e->seq, __ATOMIC_RELAXED) < pub};
+                                      __atomic_load_n(&e->seq, __ATOMIC_RELAXED) < pub,
+                                      __atomic_load_n(&e->kind, __ATOMIC_RELAXED) == TT_OBJ_OWNER};
     }
     atomic_thread_fence(memory_order_acquire);
     if (atomic_load_explicit(&t->holds.wseq, memory_order_relaxed) == s1)
@@ -331,6 +336,44 @@ static void reach(graph *g, const void *obj) {
     make_live(g, g->edges[e].task);
 }
 
+/* obj may be an owner: whatever it owns is reachable too (and what the
+ * owners it owns own, and so on). */
+static int64_t first_owned(const graph *g, const void *obj) {
+  int64_t lo = 0, hi = g->nowned;
+  while (lo < hi) {
+    int64_t mid = (lo + hi) / 2;
+    if ((uintptr_t)g->owned[mid].owner < (uintptr_t)obj)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return lo;
+}
+
+static void reach_owned(graph *g, const void *obj, int depth) {
+  int64_t lo = first_owned(g, obj);
+  if (lo == g->nowned || g->owned[lo].owner != obj || g->owner_seen[lo])
+    return;
+  g->owner_seen[lo] = true;
+  for (int64_t k = lo; k < g->nowned && g->owned[k].owner == obj; k++) {
+    reach(g, g->owned[k].child);
+    if (depth < 64)
+      reach_owned(g, g->owned[k].child, depth + 1);
+  }
+}
+
+static void reach_held(graph *g, const ghold *h) {
+  reach(g, h->obj);
+  if (h->is_owner)
+    reach_owned(g, h->obj, 0);
+}
+
+static int cmp_edge(const void *a, const void *b) {
+  uintptr_t x = (uintptr_t)((const tt__owner_edge *)a)->owner;
+  uintptr_t y = (uintptr_t)((const tt__owner_edge *)b)->owner;
+  return (x > y) - (x < y);
+}
+
 /* Build the graph of a pass and run the fixpoint. False when out of memory. */
 static bool solve(graph *g) {
   free(g->nodes);
@@ -361,6 +404,15 @@ static bool solve(graph *g) {
   for (size_t i = 0; i < g->ntasks; i++)
     if (g->tasks[i].status == G_LIVE)
       g->work[g->nwork++] = (int32_t)i;
+  /* The owners, read after the tasks: an owner made or filled since only
+   * adds reachability. */
+  free(g->owned);
+  free(g->owner_seen);
+  g->owner_seen = NULL;
+  g->nowned = tt__owners_copy(&g->owned);
+  if (g->nowned < 0 || !(g->owner_seen = calloc((size_t)g->nowned + 1, sizeof(bool))))
+    return false;
+  qsort(g->owned, (size_t)g->nowned, sizeof *g->owned, cmp_edge);
   /* Roots, handles that may have been passed on, runtime channels. */
   int64_t nroots;
   const void **roots = tt__roots_copy(&nroots);
@@ -369,19 +421,21 @@ static bool solve(graph *g) {
     for (size_t i = 0; i < g->ntasks; i++)
       make_live(g, (int32_t)i);
   }
-  for (int64_t i = 0; i < nroots; i++)
+  for (int64_t i = 0; i < nroots; i++) {
     reach(g, roots[i]);
+    reach_owned(g, roots[i], 0);
+  }
   free(roots);
   for (size_t i = 0; i < g->nrooted; i++)
     reach(g, g->rooted[i]);
   for (size_t i = 0; i < g->nholds; i++)
     if (g->holds[i].passed_on)
-      reach(g, g->holds[i].obj);
+      reach_held(g, &g->holds[i]);
   /* Propagate. Each task enters the worklist at most once. */
   while (g->nwork) {
     gtask *t = &g->tasks[g->work[--g->nwork]];
     for (uint32_t k = 0; k < t->nhold; k++)
-      reach(g, g->holds[t->hold0 + k].obj);
+      reach_held(g, &g->holds[t->hold0 + k]);
     for (int32_t e = t->dependents; e >= 0; e = g->edges[e].next)
       make_live(g, g->edges[e].task);
   }
@@ -389,6 +443,8 @@ static bool solve(graph *g) {
 }
 
 static void graph_free(graph *g) {
+  free(g->owned);
+  free(g->owner_seen);
   free(g->tasks);
   free(g->holds);
   free(g->waits);
@@ -440,14 +496,25 @@ static void describe_task(graph *g, int32_t i, char *out, size_t n) {
     snprintf(out, n, "task %lld", (long long)t->id);
 }
 
-/* Who holds the primitives blocked tasks wait on, for the proofs. */
+static void add_holder(gnode *n, int32_t task) {
+  for (int h = 0; n && h < n->nholders; h++)
+    if (n->holders[h] == task)
+      return;
+  if (n && n->nholders < PROOF_HOLDERS)
+    n->holders[n->nholders++] = task;
+}
+
+/* Who holds the primitives blocked tasks wait on, directly or through an
+ * owner, for the proofs. */
 static void collect_holders(graph *g) {
   for (size_t i = 0; i < g->ntasks; i++) {
     const gtask *t = &g->tasks[i];
     for (uint32_t k = 0; k < t->nhold; k++) {
-      gnode *n = node_find(g, g->holds[t->hold0 + k].obj, false);
-      if (n && n->nholders < PROOF_HOLDERS)
-        n->holders[n->nholders++] = (int32_t)i;
+      const ghold *h = &g->holds[t->hold0 + k];
+      add_holder(node_find(g, h->obj, false), (int32_t)i);
+      for (int64_t e = h->is_owner ? first_owned(g, h->obj) : g->nowned;
+           e < g->nowned && g->owned[e].owner == h->obj; e++)
+        add_holder(node_find(g, g->owned[e].child, false), (int32_t)i);
     }
   }
 }

@@ -6,6 +6,8 @@
  * mutex, a timer, a context, a deadline, a mutex whose holder still runs.
  * Instant mode (TT_LEAKCHECK=report) must find a leak without being asked.
  */
+#include <pthread.h>
+
 #include "harness.h"
 
 static void await_parked(int64_t id, const char *reason) {
@@ -378,6 +380,101 @@ static void test_look_alikes(void) {
   free(s);
 }
 
+/* ---- Owners: reachability through a struct ------------------------------------------- */
+
+typedef struct server {
+  tt_owner *own;
+  tt_chan *stop;
+  tt_wg *wg;
+} server;
+
+static void server_worker(void *arg) {
+  server *s = arg;
+  tt_chan_recv(s->stop, NULL); /* until the server is stopped */
+  tt_wg_done(s->wg);
+}
+
+static void test_owner_server(void) {
+  NOTE("owner: a server struct's workers leak when nobody can stop it");
+  server *s = calloc(1, sizeof *s);
+  s->own = tt_owner_make();
+  s->stop = tt_chan_make(0, 0);
+  s->wg = tt_wg_make();
+  CHECK_EQ(tt_owner_adopt_chan(s->own, s->stop), 0);
+  CHECK_EQ(tt_owner_track_wg(s->own, s->wg), 0);
+  int64_t w[2];
+  for (int i = 0; i < 2; i++) {
+    tt_wg_add(s->wg, 1);
+    w[i] = tt_go_opts(server_worker, s, &(tt_spawn_opts){.give_owner = s->own});
+  }
+  await_parked(w[0], "chan receive");
+  await_parked(w[1], "chan receive");
+  /* This task holds the owner, so it can still close stop. */
+  expect_check(0, NULL);
+  tt_owner_unref(s->own); /* dropped without stopping the server */
+  char who[64];
+  snprintf(who, sizeof who, "task %lld [chan receive", (long long)w[1]);
+  expect_check(2, (const char *const[]){"a wait-for chain or cycle", who, NULL});
+  /* s stays allocated: the leaked workers point into it until shutdown. */
+  static server *kept[4];
+  for (int i = 0; i < 4; i++)
+    if (!kept[i]) {
+      kept[i] = s;
+      break;
+    }
+}
+
+static void wait_on(void *arg) { tt_chan_recv(arg, NULL); }
+
+static void *plain_unref_owner_later(void *arg) {
+  tt_test_sleep_ns(TT_MS(20));
+  tt_owner_unref(arg); /* a plain thread's reference: outer is a root */
+  return NULL;
+}
+
+static void test_owner_nested(void) {
+  NOTE("owner: owners that own owners");
+  tt_owner *outer = tt_owner_make(), *inner = tt_owner_make();
+  tt_chan *c = tt_chan_make(0, 0);
+  int64_t waiter = tt_go(wait_on, c); /* it inherits c and uses it */
+  await_parked(waiter, "chan receive");
+  CHECK_EQ(tt_owner_adopt_chan(inner, c), 0);      /* this task's reference to c... */
+  CHECK_EQ(tt_owner_adopt_owner(outer, inner), 0); /* ...and to inner go to owners */
+  /* The only way from a live task to c: this task -> outer -> inner -> c. */
+  for (int i = 0; i < 3; i++) {
+    CHECK_EQ(tt_leak_check(), 0);
+    tt_sleep(TT_MS(1));
+  }
+  /* A plain thread's reference keeps it all reachable too. */
+  tt_owner_ref(outer);
+  pthread_t th;
+  CHECK_EQ(pthread_create(&th, NULL, plain_unref_owner_later, outer), 0);
+  CHECK_EQ(tt_owner_unref(outer), 0);
+  CHECK_EQ(tt_leak_check(), 0);
+  pthread_join(th, NULL);
+  CHECK_EQ(tt_leak_check(), 0);  /* the plain thread made outer a root for good */
+  CHECK_EQ(tt_chan_close(c), 0); /* (through a borrowed pointer: outer still owns c) */
+  tt_test_task gone;
+  while (tt_test_find_task(waiter, &gone))
+    tt_sleep(TT_MS(1));
+}
+
+static void test_owner_bad_input(void) {
+  NOTE("owner: bad input");
+  tt_owner *o = tt_owner_make();
+  tt_chan *c = tt_chan_make(0, 0);
+  CHECK_EQ(tt_owner_adopt_chan(NULL, c), TT_EINVAL);
+  CHECK_EQ(tt_owner_adopt_chan(o, NULL), TT_EINVAL);
+  CHECK_EQ(tt_owner_adopt_owner(o, o), TT_EINVAL);
+  CHECK_EQ(tt_owner_adopt_owner(o, NULL), TT_EINVAL);
+  CHECK_EQ(tt_owner_track_wg(o, NULL), TT_EINVAL);
+  CHECK_EQ(tt_owner_unref(NULL), TT_EINVAL);
+  CHECK(tt_owner_ref(NULL) == NULL);
+  CHECK_EQ(tt_owner_adopt_chan(o, c), 0);
+  CHECK_EQ(tt_owner_unref(o), 0); /* releases c with it: no leak report either */
+  CHECK_EQ(tt_leak_check(), 0);
+}
+
 /* ---- Instant mode ------------------------------------------------------------------------ */
 
 static void test_instant(void) {
@@ -416,6 +513,9 @@ static void graph_main(void *arg) {
   test_mutex_orphaned();
   test_lock_cycle();
   test_look_alikes();
+  test_owner_server();
+  test_owner_nested();
+  test_owner_bad_input();
   test_instant();
 }
 
