@@ -42,7 +42,7 @@ static void task_entry(void *arg) {
   if (TT_BOOKKEEPING)
     __atomic_store_n(&t->base_fp, __builtin_frame_address(0), __ATOMIC_RELAXED);
   t->fn(t->arg);
-  if (t->holds.n)
+  if (t->holds.n || t->holds.items != t->holds.local)
     tt__holds_exit(t);
   if (t->exit_wg)
     tt__wg_exit_done(t->exit_wg);
