@@ -648,8 +648,9 @@ int tt_leak_report(FILE *out); /* each with its class and both stacks */
  * spawned. Everything else is conservative, never a false positive:
  *  - a handle made, referenced or used by a plain thread is a root;
  *  - so is everything a task still counts when it returns, and everything
- *    a task held before it sent on a channel, closed one, unlocked a mutex
- *    or signalled (the message or the shared state may carry it);
+ *    a task held before a send of its completed, or it closed a channel,
+ *    unlocked a mutex or signalled (the message or the shared state may
+ *    carry it);
  *  - timer, ticker and context done channels are roots; Cond and
  *    semaphore waits, and waits with a deadline or a context, are live.
  * What the rules cannot see: a handle passed to another task through

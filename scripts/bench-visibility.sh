@@ -78,22 +78,32 @@ for f in debug2 debug1 pprof json; do
   echo "| $f | $c | $g | $(ratio "$g" "$c") |" >>"$TABLE"
 done
 
+# cost ROW "ENV..." BIN_WITH "ENV..." BIN_WITHOUT: run both RUNS times,
+# alternately so that drift hits both alike, and add a table row with the
+# medians and what the first costs over the second.
+cost() {
+  local row=$1 env_a=$2 bin_a=$3 env_b=$4 bin_b=$5 with=() without=()
+  for _ in $(seq "$RUNS"); do
+    # shellcheck disable=SC2086 # each env_* is a list of VAR=value words
+    with+=("$(env $env_a "$bin_a" 2>/dev/null | value)")
+    # shellcheck disable=SC2086
+    without+=("$(env $env_b "$bin_b" 2>/dev/null | value)")
+  done
+  local a b
+  a=$(printf '%s\n' "${with[@]}" | median)
+  b=$(printf '%s\n' "${without[@]}" | median)
+  echo "| $row | $a | $b | $(awk -v a="$a" -v b="$b" 'BEGIN { if (b > 0) printf "%+.1f%%", (a / b - 1) * 100; else print "-" }') |" >>"$TABLE"
+}
+
 {
   echo
   echo "| bookkeeping cost (procs=1) | with ns/op | without ns/op | cost |"
   echo "|---|---|---|---|"
 } >>"$TABLE"
 for w in spawn_join pingpong; do
-  with=() without=()
-  for _ in $(seq "$RUNS"); do # alternate, so drift hits both alike
-    with+=("$(TT_PROCS=1 "$BUILD/bench/bench_$w" 2>/dev/null | value)")
-    without+=("$(TT_PROCS=1 "$NOBK/bench/bench_$w" 2>/dev/null | value)")
-  done
-  a=$(printf '%s\n' "${with[@]}" | median)
-  b=$(printf '%s\n' "${without[@]}" | median)
-  cost=$(awk -v a="$a" -v b="$b" 'BEGIN { if (b > 0) printf "%+.1f%%", (a / b - 1) * 100; else print "-" }')
-  echo "| $w | $a | $b | $cost |" >>"$TABLE"
+  cost "$w" TT_PROCS=1 "$BUILD/bench/bench_$w" TT_PROCS=1 "$NOBK/bench/bench_$w"
 done
+
 {
   echo
   echo "| leak check over 1,000,000 blocked tasks | tether ms | Go GC ms | Go / tether |"
@@ -111,14 +121,6 @@ done
   echo "|---|---|---|---|"
 } >>"$TABLE"
 for w in spawn_join pingpong buffered; do
-  with=() without=()
-  for _ in $(seq "$RUNS"); do
-    with+=("$(TT_PROCS=2 TT_LEAKCHECK=report "$BUILD/bench/bench_$w" 2>/dev/null | value)")
-    without+=("$(TT_PROCS=2 "$BUILD/bench/bench_$w" 2>/dev/null | value)")
-  done
-  a=$(printf '%s\n' "${with[@]}" | median)
-  b=$(printf '%s\n' "${without[@]}" | median)
-  cost=$(awk -v a="$a" -v b="$b" 'BEGIN { if (b > 0) printf "%+.1f%%", (a / b - 1) * 100; else print "-" }')
-  echo "| $w | $a | $b | $cost |" >>"$TABLE"
+  cost "$w" "TT_PROCS=2 TT_LEAKCHECK=report" "$BUILD/bench/bench_$w" TT_PROCS=2 "$BUILD/bench/bench_$w"
 done
 cat "$TABLE"

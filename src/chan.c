@@ -80,6 +80,7 @@ tt_chan *tt__chan_new(size_t elem_size, size_t cap, const char *file, int line) 
   c->cap = cap;
   c->file = file;
   c->line = line;
+  c->serial = tt__serial_next();
   atomic_store_explicit(&c->refs, 1, memory_order_relaxed);
   return c;
 }
@@ -88,7 +89,7 @@ tt_chan *tt__chan_make(size_t elem_size, size_t cap, const char *file, int line)
   tt_chan *c = tt__chan_new(elem_size, cap, file, line);
   if (c) {
     tt__root_forget(c); /* a stale root at a reused address is not this channel's */
-    tt__hold_ref(tt__current(), c, TT_OBJ_CHAN);
+    tt__hold_ref(tt__current(), c, TT_OBJ_CHAN, c->serial);
   }
   return c;
 }
@@ -98,7 +99,7 @@ static bool chan_ok(tt_chan *c) { return c && c->magic == TT_CHAN_MAGIC; }
 tt_chan *tt_chan_ref(tt_chan *c) {
   if (chan_ok(c)) {
     atomic_fetch_add_explicit(&c->refs, 1, memory_order_relaxed);
-    tt__hold_ref(tt__current(), c, TT_OBJ_CHAN);
+    tt__hold_ref(tt__current(), c, TT_OBJ_CHAN, c->serial);
   }
   return c;
 }
@@ -132,9 +133,9 @@ void tt__chan_use_slow(tt_task *t, tt_chan *c, bool publish) {
     if (publish)
       tt__hold_publish_any(t);
   } else if (publish) {
-    tt__hold_publish(t, c, TT_OBJ_CHAN);
+    tt__hold_publish(t, c, TT_OBJ_CHAN, c->serial);
   } else {
-    tt__touch(t, c, TT_OBJ_CHAN);
+    tt__touch(t, c, TT_OBJ_CHAN, c->serial);
   }
 }
 
@@ -150,7 +151,7 @@ void tt__chan_holder_gone(tt_chan *c) {
 int tt_chan_unref(tt_chan *c) {
   if (!chan_ok(c))
     return TT_EINVAL;
-  bool passed_on = tt__hold_unref(tt__current(), c);
+  bool passed_on = tt__hold_unref(tt__current(), c, c->serial);
   if (tt__chan_unref_raw(c) == 0 && passed_on)
     tt__root_add(c); /* it lives on, and this task may have passed it on */
   return 0;
@@ -306,7 +307,9 @@ static int chan_send(tt_chan *c, const void *elem, int64_t deadline, bool block)
   }
   if (!chan_ok(c))
     return TT_EINVAL;
-  tt__chan_use(self, c, true);
+  uint32_t serial = c->serial;
+  bool rooted = c->rooted;
+  tt__chan_use(self, c, false);
   tt_spin_lock(&c->lock);
   tt__chan_forget_stale(c);
   if (c->closed) {
@@ -319,14 +322,19 @@ static int chan_send(tt_chan *c, const void *elem, int64_t deadline, bool block)
     tt_task *t = r->op->task;
     tt_spin_unlock(&c->lock);
     tt__ready_on(wk, t);
+    tt__chan_sent(self, c, serial, rooted);
     return 0;
   }
   if (c->count < c->cap) {
     tt__chan_buf_put(c, elem);
     tt_spin_unlock(&c->lock);
+    tt__chan_sent(self, c, serial, rooted);
     return 0;
   }
-  return wait_for_partner(wk, c, &c->sendq, (void *)elem, block, deadline, true);
+  int rc = wait_for_partner(wk, c, &c->sendq, (void *)elem, block, deadline, true);
+  if (rc == 0)
+    tt__chan_sent(self, c, serial, rooted);
+  return rc;
 }
 
 static int chan_recv(tt_chan *c, void *out, int64_t deadline, bool block) {

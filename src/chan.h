@@ -15,8 +15,9 @@ struct tt_chan {
   tt_spinlock lock;
   uint32_t magic;
   bool closed;
-  bool orphaned; /* no references left (tasks may still be queued) */
-  bool rooted;   /* the runtime owns it (timers, done channels): always reachable */
+  bool orphaned;   /* no references left (tasks may still be queued) */
+  bool rooted;     /* the runtime owns it (timers, done channels): always reachable */
+  uint32_t serial; /* holds.h: this channel, not another one at its address */
   /* Blocked operations that will touch the channel again after they wake
    * (those with a deadline, and selects: they come back to unlink their
    * waiters). The channel is freed only when this is zero too. */
@@ -49,13 +50,24 @@ static inline __attribute__((always_inline)) void tt__chan_use(tt_task *t, tt_ch
     tt_holds *h = &t->holds;
     uint32_t n = h->n < 3 ? h->n : 3;
     for (uint32_t i = 0; i < n; i++)
-      if (h->items[i].obj == c) {
+      if (h->items[i].obj == c && h->items[i].serial == c->serial) {
         if (publish)
           tt__hold_published(h, &h->items[i]);
         return;
       }
   }
   tt__chan_use_slow(t, c, publish);
+}
+
+/* t's send on c completed: publish. serial and rooted were read from c
+ * before the send, since c may be gone by now (a blocked sender's channel
+ * can be freed by its receiver). A send that never completes publishes
+ * nothing: the message has gone nowhere. */
+static inline void tt__chan_sent(tt_task *t, const tt_chan *c, uint32_t serial, bool rooted) {
+  if (rooted)
+    tt__hold_publish_any(t);
+  else
+    tt__hold_publish(t, c, TT_OBJ_CHAN, serial);
 }
 
 /* Buffer slots and copies. */

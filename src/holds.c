@@ -31,7 +31,7 @@ static uint32_t hash_ptr(const void *p) {
   return (uint32_t)x;
 }
 
-tt_hold *tt__hold_find(tt_task *t, const void *obj) {
+static tt_hold *find(tt_task *t, const void *obj) {
   tt_holds *h = &t->holds;
   if (!h->icap) {
     for (uint32_t i = 0; i < h->n; i++)
@@ -46,6 +46,11 @@ tt_hold *tt__hold_find(tt_task *t, const void *obj) {
     if (h->items[at - 1].obj == obj)
       return &h->items[at - 1];
   }
+}
+
+tt_hold *tt__hold_find(tt_task *t, const void *obj, uint32_t serial) {
+  tt_hold *e = find(t, obj);
+  return !e || e->serial == serial ? e : tt__hold_renew(t, e, serial);
 }
 
 static void index_put(uint32_t *index, uint32_t icap, const void *obj, uint32_t pos) {
@@ -87,10 +92,11 @@ static bool make_room(tt_holds *h) {
   return true;
 }
 
+/* Odd before the entries change, even after. The increment that makes it
+ * odd is an acquire-release read-modify-write, so that the changes that
+ * follow cannot be seen before it (no fence: TSan does not model them). */
 static void wseq_begin(tt_holds *h) {
-  atomic_store_explicit(&h->wseq, atomic_load_explicit(&h->wseq, memory_order_relaxed) + 1,
-                        memory_order_relaxed);
-  atomic_thread_fence(memory_order_release);
+  atomic_fetch_add_explicit(&h->wseq, 1, memory_order_acq_rel);
 }
 
 static void wseq_end(tt_holds *h) {
@@ -98,8 +104,10 @@ static void wseq_end(tt_holds *h) {
                         memory_order_release);
 }
 
-static void put(tt_hold *e, const void *obj, uint32_t count, uint32_t seq, int kind, bool handed) {
+static void put(tt_hold *e, const void *obj, uint32_t serial, uint32_t count, uint32_t seq,
+                int kind, bool handed) {
   __atomic_store_n(&e->obj, obj, __ATOMIC_RELAXED);
+  __atomic_store_n(&e->serial, serial, __ATOMIC_RELAXED);
   __atomic_store_n(&e->count, count, __ATOMIC_RELAXED);
   __atomic_store_n(&e->seq, seq, __ATOMIC_RELAXED);
   __atomic_store_n(&e->kind, (uint8_t)kind, __ATOMIC_RELAXED);
@@ -116,7 +124,8 @@ static bool make_room_for(tt_holds *h, uint32_t n) {
   return true;
 }
 
-static tt_hold *add(tt_task *t, const void *obj, int kind, uint32_t count, bool handed) {
+static tt_hold *add(tt_task *t, const void *obj, int kind, uint32_t serial, uint32_t count,
+                    bool handed) {
   tt_holds *h = &t->holds;
   if (h->n == h->cap || (h->n + 1 > LINEAR_MAX && (h->n + 1) * 2 > h->icap)) {
     tt_spin_lock(&h->lock);
@@ -129,7 +138,7 @@ static tt_hold *add(tt_task *t, const void *obj, int kind, uint32_t count, bool 
   }
   wseq_begin(h);
   tt_hold *e = &h->items[h->n];
-  put(e, obj, count, h->pubseq, kind, handed);
+  put(e, obj, serial, count, h->pubseq, kind, handed);
   h->fresh = true;
   if (h->icap)
     index_put(h->index, h->icap, obj, h->n);
@@ -166,38 +175,50 @@ static void remove_entry(tt_task *t, tt_hold *e) {
       h->index[index_slot(h, h->items[last].obj)] = k + 1;
   }
   const tt_hold *l = &h->items[last];
-  put(&h->items[k], l->obj, l->count, l->seq, l->kind, l->handed);
+  put(&h->items[k], l->obj, l->serial, l->count, l->seq, l->kind, l->handed);
   __atomic_store_n(&h->n, last, __ATOMIC_RELAXED);
   wseq_end(h);
 }
 
-tt_hold *tt__hold_get(tt_task *t, const void *obj, int kind) {
-  tt_hold *e = tt__hold_find(t, obj);
-  return e ? e : add(t, obj, kind, 0, false);
+/* e is for a primitive that was freed; its address now holds another one
+ * (serial), which the task has just used: a borrowed entry for it. What
+ * the old entry counted died with the old primitive. */
+tt_hold *tt__hold_renew(tt_task *t, tt_hold *e, uint32_t serial) {
+  tt_holds *h = &t->holds;
+  wseq_begin(h);
+  put(e, e->obj, serial, 0, h->pubseq, e->kind, false);
+  h->fresh = true;
+  wseq_end(h);
+  return e;
 }
 
-void tt__hold_ref(tt_task *t, const void *obj, int kind) {
+tt_hold *tt__hold_get(tt_task *t, const void *obj, int kind, uint32_t serial) {
+  tt_hold *e = tt__hold_find(t, obj, serial);
+  return e ? e : add(t, obj, kind, serial, 0, false);
+}
+
+void tt__hold_ref(tt_task *t, const void *obj, int kind, uint32_t serial) {
   if (!TT_BOOKKEEPING)
     return;
   if (!t) {
     tt__root_add(obj);
     return;
   }
-  tt_hold *e = tt__hold_find(t, obj);
+  tt_hold *e = tt__hold_find(t, obj, serial);
   if (!e)
-    add(t, obj, kind, 1, false);
+    add(t, obj, kind, serial, 1, false);
   else
     __atomic_store_n(&e->count, e->count + 1, __ATOMIC_RELAXED);
 }
 
-bool tt__hold_unref(tt_task *t, const void *obj) {
+bool tt__hold_unref(tt_task *t, const void *obj, uint32_t serial) {
   if (!TT_BOOKKEEPING || !t)
     return false;
   /* A reference this task does not count came from elsewhere (an argument,
    * a message): the entry that counts it stays as it is, which only ever
    * makes its holder look able to reach obj. The task used the handle, so
    * it keeps a borrowed entry either way. */
-  tt_hold *e = tt__hold_lookup(t, obj);
+  tt_hold *e = tt__hold_lookup(t, obj, serial);
   if (!e || !e->count)
     return false;
   __atomic_store_n(&e->count, e->count - 1, __ATOMIC_RELAXED);
@@ -209,6 +230,43 @@ bool tt__hold_unref(tt_task *t, const void *obj) {
   remove_entry(t, e);
   tt__leak_event();
   return passed_on;
+}
+
+/* A reference the runtime takes or drops on a task's behalf (handed at
+ * spawn, released at exit or when shutdown drops the task). */
+static void raw_ref(const void *obj, int kind) {
+  if (kind == TT_OBJ_CHAN)
+    tt__chan_ref_raw((tt_chan *)obj);
+  else if (kind == TT_OBJ_OWNER)
+    tt__owner_ref_raw((tt_owner *)obj);
+  else
+    tt__context_ref_raw((tt_context *)obj);
+}
+
+static void raw_unref(const void *obj, int kind) {
+  if (kind == TT_OBJ_CHAN)
+    tt__chan_unref_raw((tt_chan *)obj);
+  else if (kind == TT_OBJ_OWNER)
+    tt__owner_unref_raw((tt_owner *)obj);
+  else
+    tt__context_unref_raw((tt_context *)obj);
+}
+
+static void release_handed(const tt_hold *e, uint32_t count) {
+  for (uint32_t k = 0; k < count; k++)
+    raw_unref(e->obj, e->kind);
+}
+
+/* Hand the new task (nobody sees it yet) a reference to obj. */
+static void give(tt_task *child, const void *obj, int kind, uint32_t serial) {
+  raw_ref(obj, kind);
+  tt_hold *e = tt__hold_find(child, obj, serial);
+  if (!e)
+    e = add(child, obj, kind, serial, 0, false);
+  if (e)
+    e->count++, e->handed = 1;
+  else
+    raw_unref(obj, kind); /* could not record it: keep the count exact */
 }
 
 void tt__holds_spawn(tt_task *child, tt_task *parent, const tt_spawn_opts *opts) {
@@ -232,7 +290,8 @@ void tt__holds_spawn(tt_task *child, tt_task *parent, const tt_spawn_opts *opts)
         const tt_hold *e = &p->items[i];
         /* An entry the parent may already have passed on, the child may
          * pass on too: its copy is just as old. */
-        h->items[i] = (tt_hold){.obj = e->obj, .seq = e->seq < p->pubseq ? 0 : 1, .kind = e->kind};
+        h->items[i] = (tt_hold){
+            .obj = e->obj, .serial = e->serial, .seq = e->seq < p->pubseq ? 0 : 1, .kind = e->kind};
       }
       h->n = p->n;
       h->fresh = true;
@@ -240,52 +299,13 @@ void tt__holds_spawn(tt_task *child, tt_task *parent, const tt_spawn_opts *opts)
   }
   if (!opts)
     return;
-  for (size_t i = 0; i < sizeof opts->give_chans / sizeof opts->give_chans[0]; i++) {
-    tt_chan *c = opts->give_chans[i];
-    if (!c || c->magic != TT_CHAN_MAGIC)
-      continue;
-    tt__chan_ref_raw(c);
-    tt_hold *e = tt__hold_find(child, c);
-    if (!e)
-      e = add(child, c, TT_OBJ_CHAN, 0, false);
-    if (e)
-      e->count++, e->handed = 1;
-    else
-      tt__chan_unref_raw(c); /* could not record it: keep the count exact */
-  }
-  if (opts->give_owner && tt__owner_check(opts->give_owner)) {
-    tt_owner *o = opts->give_owner;
-    tt__owner_ref_raw(o);
-    tt_hold *e = tt__hold_find(child, o);
-    if (!e)
-      e = add(child, o, TT_OBJ_OWNER, 0, false);
-    if (e)
-      e->count++, e->handed = 1;
-    else
-      tt__owner_unref_raw(o);
-  }
-  if (opts->give_ctx) {
-    tt_context *x = opts->give_ctx;
-    tt__context_ref_raw(x);
-    tt_hold *e = tt__hold_find(child, x);
-    if (!e)
-      e = add(child, x, TT_OBJ_CONTEXT, 0, false);
-    if (e)
-      e->count++, e->handed = 1;
-    else
-      tt__context_unref_raw(x);
-  }
-}
-
-static void release_handed(tt_hold *e, uint32_t count) {
-  for (uint32_t k = 0; k < count; k++) {
-    if (e->kind == TT_OBJ_CHAN)
-      tt__chan_unref_raw((tt_chan *)e->obj);
-    else if (e->kind == TT_OBJ_OWNER)
-      tt__owner_unref_raw((tt_owner *)e->obj);
-    else
-      tt__context_unref_raw((tt_context *)e->obj);
-  }
+  for (size_t i = 0; i < sizeof opts->give_chans / sizeof opts->give_chans[0]; i++)
+    if (opts->give_chans[i] && opts->give_chans[i]->magic == TT_CHAN_MAGIC)
+      give(child, opts->give_chans[i], TT_OBJ_CHAN, opts->give_chans[i]->serial);
+  if (opts->give_owner && tt__owner_check(opts->give_owner))
+    give(child, opts->give_owner, TT_OBJ_OWNER, tt__owner_serial(opts->give_owner));
+  if (opts->give_ctx)
+    give(child, opts->give_ctx, TT_OBJ_CONTEXT, 0);
 }
 
 static void free_table(tt_holds *h) {

@@ -31,44 +31,59 @@ enum {
 /* Tables stop growing here; further handles become roots. */
 #define TT_HOLDS_MAX 4096
 
-/* The entry for obj in t's table, NULL if none. Owner only. */
-tt_hold *tt__hold_find(tt_task *t, const void *obj);
+/* A serial for a new primitive, never 0. Entries and the detector compare
+ * it with the address: a task's entry for a freed primitive must not make
+ * a new one at the same address look reachable. Per-thread sequences with
+ * per-thread starting points: a clash only makes the detector cautious. */
+static inline uint32_t tt__serial_next(void) {
+  static __thread uint32_t next;
+  if (!next)
+    next = (uint32_t)((uintptr_t)&next >> 4) * 0x9e3779b1u | 1u;
+  next += 2; /* odd, so never 0 */
+  return next;
+}
+
+/* The entry for obj in t's table, NULL if none. An entry for an older
+ * primitive at obj's address (another serial) is renewed as a borrowed
+ * entry for this one. Owner only. */
+tt_hold *tt__hold_find(tt_task *t, const void *obj, uint32_t serial);
+tt_hold *tt__hold_renew(tt_task *t, tt_hold *e, uint32_t serial);
 /* Find or add (borrowed) obj; NULL when the table is full (obj is then
  * made a root). Owner only. */
-tt_hold *tt__hold_get(tt_task *t, const void *obj, int kind);
+tt_hold *tt__hold_get(tt_task *t, const void *obj, int kind, uint32_t serial);
 
 void tt__root_add(const void *obj);
 
 /* t's entry for obj among its first few (the common case, inline), or
  * through the table's index. */
-static inline tt_hold *tt__hold_lookup(tt_task *t, const void *obj) {
+static inline tt_hold *tt__hold_lookup(tt_task *t, const void *obj, uint32_t serial) {
   tt_holds *h = &t->holds;
   uint32_t n = h->n < 3 ? h->n : 3;
   for (uint32_t i = 0; i < n; i++)
     if (h->items[i].obj == obj)
-      return &h->items[i];
-  return h->n > 3 ? tt__hold_find(t, obj) : NULL;
+      return h->items[i].serial == serial ? &h->items[i] : tt__hold_renew(t, &h->items[i], serial);
+  return h->n > 3 ? tt__hold_find(t, obj, serial) : NULL;
 }
 
 /* The calling task t used obj: it can reach it. A plain thread (t NULL)
  * that uses a primitive makes it a root. */
-static inline void tt__touch(tt_task *t, const void *obj, int kind) {
+static inline void tt__touch(tt_task *t, const void *obj, int kind, uint32_t serial) {
   if (!TT_BOOKKEEPING)
     return;
   if (!t) {
     tt__root_add(obj);
     return;
   }
-  if (!tt__hold_lookup(t, obj))
-    tt__hold_get(t, obj, kind);
+  if (!tt__hold_lookup(t, obj, serial))
+    tt__hold_get(t, obj, kind, serial);
 }
 
 /* t (NULL: a plain thread) took a reference to obj. */
-void tt__hold_ref(tt_task *t, const void *obj, int kind);
+void tt__hold_ref(tt_task *t, const void *obj, int kind, uint32_t serial);
 /* t (NULL: a plain thread) drops a reference to obj. Returns true when
  * that was the task's last one and it may have passed obj on: the caller
  * makes obj a root if it lives on after the unref. */
-bool tt__hold_unref(tt_task *t, const void *obj);
+bool tt__hold_unref(tt_task *t, const void *obj, uint32_t serial);
 /* t published through something that is not a handle it needs to keep
  * (a mutex unlock): everything it holds may have gone with it. */
 static inline void tt__hold_publish_any(tt_task *t) {
@@ -93,16 +108,16 @@ static inline void tt__hold_published(tt_holds *h, tt_hold *e) {
 
 /* t published on obj (a send, a close): everything else it holds may have
  * gone with it. */
-static inline void tt__hold_publish(tt_task *t, const void *obj, int kind) {
+static inline void tt__hold_publish(tt_task *t, const void *obj, int kind, uint32_t serial) {
   if (!TT_BOOKKEEPING)
     return;
   if (!t) {
     tt__root_add(obj);
     return;
   }
-  tt_hold *e = tt__hold_lookup(t, obj);
+  tt_hold *e = tt__hold_lookup(t, obj, serial);
   if (!e)
-    e = tt__hold_get(t, obj, kind);
+    e = tt__hold_get(t, obj, kind, serial);
   if (e)
     tt__hold_published(&t->holds, e);
   else

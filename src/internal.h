@@ -122,6 +122,7 @@ enum { TT_STACK_POOLED = 0, TT_STACK_DEDICATED = 1 };
  * publish may have been passed on to another task. */
 typedef struct tt_hold {
   const void *obj;
+  uint32_t serial; /* obj's serial (holds.h): tells a reused address from obj */
   uint32_t count;
   uint32_t seq;
   uint8_t kind;   /* TT_OBJ_* (holds.h) */
@@ -408,6 +409,9 @@ void tt__task_exit(void) __attribute__((noreturn));
  * by then, and it needs no entry for wg (waitgroup.c). */
 void tt__wg_exit_done(tt_wg *wg);
 int tt__wg_add(tt_wg *wg, int64_t delta);
+/* wg's serial (holds.h), read without synchronisation by the leak
+ * detector, which checks that its waiter stayed parked meanwhile. */
+uint32_t tt__wg_serial_peek(const void *wg);
 void tt__task_free(tt_worker *w, tt_task *t);
 void tt__task_free_all(void);
 

@@ -63,12 +63,12 @@ static const char *const class_names[TT_LEAK__COUNT] = {
     [TT_LEAK_SELECT_ABANDONED] =
         "select whose every channel was abandoned: no case can ever be ready, and no deadline",
     [TT_LEAK_SELF_WAIT] = "waiting on itself (seed pattern 3): no other task can reach the channel",
-    [TT_LEAK_ERROR_PATH] = "error-path leak (seed pattern 6): the task that held the other end "
-                           "returned without using it, and no other task can reach the channel",
-    [TT_LEAK_CHAN_CHAIN] = "every task that can reach the channel is itself blocked for good (a "
-                           "wait-for chain or cycle)",
-    [TT_LEAK_SELECT_CHAIN] = "select whose every channel is reachable only from tasks blocked for "
-                             "good (a wait-for chain or cycle)",
+    [TT_LEAK_ERROR_PATH] =
+        "error-path leak (seed pattern 6): the other end returned without using the channel",
+    [TT_LEAK_CHAN_CHAIN] =
+        "every task that can reach the channel is blocked for good: a wait-for chain or cycle",
+    [TT_LEAK_SELECT_CHAIN] =
+        "select whose every channel is reachable only from tasks blocked for good",
     [TT_LEAK_WG_NEVER_DONE] = "WaitGroup never done: no task that can call Done can run again",
     [TT_LEAK_MUTEX_ORPHANED] = "mutex held by a task that exited without unlocking it",
     [TT_LEAK_LOCK_CYCLE] = "lock cycle: each task holds a mutex the next one waits for",

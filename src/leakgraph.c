@@ -52,13 +52,21 @@ typedef struct gtask {
   int32_t dependents;    /* first edge of the tasks waiting on a mutex it holds */
 } gtask;
 
+/* A primitive: its address and serial (holds.h; 0 matches any). */
+typedef struct gobj {
+  const void *obj;
+  uint32_t serial;
+} gobj;
+
 typedef struct ghold {
   const void *obj;
+  uint32_t serial;
   bool passed_on, is_owner;
 } ghold;
 
 typedef struct gnode {
   const void *obj;
+  uint32_t serial;
   bool reachable;
   int32_t waiters; /* first edge */
   int32_t holders[PROOF_HOLDERS];
@@ -75,9 +83,9 @@ typedef struct graph {
   size_t ntasks, cap_tasks;
   ghold *holds;
   size_t nholds, cap_holds, need_holds;
-  const void **waits;
+  gobj *waits;
   size_t nwaits, cap_waits;
-  const void **rooted; /* runtime channels waited on */
+  gobj *rooted; /* runtime channels waited on */
   size_t nrooted, cap_rooted;
   bool oom;
   /* Analysis. */
@@ -121,11 +129,14 @@ static uint32_t mix(uint64_t x) {
 /* Fields of a primitive some task is parked on. It cannot be freed while
  * the task waits, but the task may stop waiting at any moment; the caller
  * checks t->resumes afterwards and discards what it read if it moved. */
-__attribute__((no_sanitize("address", "thread"))) static bool chan_rooted(const tt_chan *c) {
+__attribute__((no_sanitize("address", "thread"))) static bool chan_peek(const tt_chan *c,
+                                                                        uint32_t *serial) {
+  *serial = c->serial;
   return c->magic == TT_CHAN_MAGIC && c->rooted;
 }
 __attribute__((no_sanitize("address", "thread"))) static uint64_t mutex_state(const void *m) {
-  return __atomic_load_n(&((const tt_mutex_s *)m)->state, __ATOMIC_RELAXED);
+  return atomic_load_explicit((_Atomic uint64_t *)&((const tt_mutex_s *)m)->state,
+                              memory_order_relaxed);
 }
 
 static bool analysed(int why) {
@@ -165,11 +176,13 @@ static bool take(tt__walker *wk, const tt_task *ct) {
     g->nholds = r->hold0;
     for (uint32_t i = 0; i < nh && g->nholds < g->cap_holds; i++) {
       const tt_hold *e = &t->holds.items[i];
-      g->holds[g->nholds++] = (ghold){__atomic_load_n(&e->obj, __ATOMIC_RELAXED),
-                                      __atomic_load_n(&e->seq, __ATOMIC_RELAXED) < pub,
-                                      __atomic_load_n(&e->kind, __ATOMIC_RELAXED) == TT_OBJ_OWNER};
+      /* Acquire loads, so that the second look at wseq comes after them
+       * (no fence: TSan does not model them). */
+      g->holds[g->nholds++] = (ghold){__atomic_load_n(&e->obj, __ATOMIC_ACQUIRE),
+                                      __atomic_load_n(&e->serial, __ATOMIC_ACQUIRE),
+                                      __atomic_load_n(&e->seq, __ATOMIC_ACQUIRE) < pub,
+                                      __atomic_load_n(&e->kind, __ATOMIC_ACQUIRE) == TT_OBJ_OWNER};
     }
-    atomic_thread_fence(memory_order_acquire);
     if (atomic_load_explicit(&t->holds.wseq, memory_order_relaxed) == s1)
       break;
   }
@@ -203,16 +216,20 @@ static bool take(tt__walker *wk, const tt_task *ct) {
     if (bounded)
       return true;
     for (int i = 0; i < n; i++) {
-      g->waits[g->nwaits++] = chans[i];
-      if (chan_rooted(chans[i]))
-        g->rooted[g->nrooted++] = chans[i];
+      gobj w = {chans[i], 0};
+      if (chan_peek(chans[i], &w.serial))
+        g->rooted[g->nrooted++] = w;
+      g->waits[g->nwaits++] = w;
     }
   } else if (why == TT_WAIT_SELECT) {
     return true; /* a select over more channels than SEL_MAX */
   } else {
-    g->waits[g->nwaits++] = obj;
-    if ((why == TT_WAIT_CHAN_SEND || why == TT_WAIT_CHAN_RECV) && chan_rooted(obj))
-      g->rooted[g->nrooted++] = obj;
+    gobj w = {obj, 0};
+    if ((why == TT_WAIT_CHAN_SEND || why == TT_WAIT_CHAN_RECV) && chan_peek(obj, &w.serial))
+      g->rooted[g->nrooted++] = w;
+    else if (why == TT_WAIT_WAITGROUP)
+      w.serial = tt__wg_serial_peek(obj);
+    g->waits[g->nwaits++] = w;
     if (why == TT_WAIT_MUTEX) {
       uint64_t s = mutex_state(obj);
       r->mutex_holder = (s & TT_MU_LOCKED) ? (int64_t)(s >> TT_MU_SHIFT) : 0;
@@ -264,7 +281,7 @@ static gnode *slot_of(gnode *nodes, uint32_t cap, const void *obj) {
 /* The node of obj; with add, made if missing (NULL when out of memory).
  * The table grows as it fills: a million waiters may share a handful of
  * primitives, and its size is what the pass touches. */
-static gnode *node_find(graph *g, const void *obj, bool add) {
+static gnode *node_find(graph *g, const void *obj, bool add, uint32_t serial) {
   gnode *n = slot_of(g->nodes, g->nodes_cap, obj);
   if (n->obj || !add)
     return n->obj ? n : NULL;
@@ -282,7 +299,7 @@ static gnode *node_find(graph *g, const void *obj, bool add) {
     n = slot_of(nodes, cap, obj);
   }
   g->nnodes++;
-  *n = (gnode){.obj = obj, .waiters = -1};
+  *n = (gnode){.obj = obj, .serial = serial, .waiters = -1};
   return n;
 }
 
@@ -327,8 +344,14 @@ static void make_live(graph *g, int32_t i) {
   g->work[g->nwork++] = i;
 }
 
-static void reach(graph *g, const void *obj) {
-  gnode *n = node_find(g, obj, false);
+/* The node of obj, if that is the primitive it stands for. */
+static gnode *node_of(graph *g, const void *obj, uint32_t serial) {
+  gnode *n = node_find(g, obj, false, 0);
+  return n && (!serial || !n->serial || n->serial == serial) ? n : NULL;
+}
+
+static void reach(graph *g, const void *obj, uint32_t serial) {
+  gnode *n = node_of(g, obj, serial);
   if (!n || n->reachable)
     return;
   n->reachable = true;
@@ -356,14 +379,14 @@ static void reach_owned(graph *g, const void *obj, int depth) {
     return;
   g->owner_seen[lo] = true;
   for (int64_t k = lo; k < g->nowned && g->owned[k].owner == obj; k++) {
-    reach(g, g->owned[k].child);
+    reach(g, g->owned[k].child, g->owned[k].child_serial);
     if (depth < 64)
       reach_owned(g, g->owned[k].child, depth + 1);
   }
 }
 
 static void reach_held(graph *g, const ghold *h) {
-  reach(g, h->obj);
+  reach(g, h->obj, h->serial);
   if (h->is_owner)
     reach_owned(g, h->obj, 0);
 }
@@ -396,7 +419,7 @@ static bool solve(graph *g) {
         return false;
     }
     for (uint32_t k = 0; k < t->nwait; k++) {
-      gnode *n = node_find(g, g->waits[t->wait0 + k], true);
+      gnode *n = node_find(g, g->waits[t->wait0 + k].obj, true, g->waits[t->wait0 + k].serial);
       if (!n || !edge_add(g, &n->waiters, (int32_t)i))
         return false;
     }
@@ -422,12 +445,12 @@ static bool solve(graph *g) {
       make_live(g, (int32_t)i);
   }
   for (int64_t i = 0; i < nroots; i++) {
-    reach(g, roots[i]);
+    reach(g, roots[i], 0);
     reach_owned(g, roots[i], 0);
   }
   free(roots);
   for (size_t i = 0; i < g->nrooted; i++)
-    reach(g, g->rooted[i]);
+    reach(g, g->rooted[i].obj, g->rooted[i].serial);
   for (size_t i = 0; i < g->nholds; i++)
     if (g->holds[i].passed_on)
       reach_held(g, &g->holds[i]);
@@ -491,7 +514,7 @@ static void describe_task(graph *g, int32_t i, char *out, size_t n) {
   else if (t->nwait || t->reason == TT_WAIT_MUTEX)
     snprintf(out, n, "task %lld [%s on %p]", (long long)t->id,
              tt__wait_reason_string((tt_wait_reason)t->reason),
-             t->nwait ? g->waits[t->wait0] : NULL);
+             t->nwait ? g->waits[t->wait0].obj : NULL);
   else
     snprintf(out, n, "task %lld", (long long)t->id);
 }
@@ -511,10 +534,10 @@ static void collect_holders(graph *g) {
     const gtask *t = &g->tasks[i];
     for (uint32_t k = 0; k < t->nhold; k++) {
       const ghold *h = &g->holds[t->hold0 + k];
-      add_holder(node_find(g, h->obj, false), (int32_t)i);
+      add_holder(node_of(g, h->obj, h->serial), (int32_t)i);
       for (int64_t e = h->is_owner ? first_owned(g, h->obj) : g->nowned;
            e < g->nowned && g->owned[e].owner == h->obj; e++)
-        add_holder(node_find(g, g->owned[e].child, false), (int32_t)i);
+        add_holder(node_of(g, g->owned[e].child, g->owned[e].child_serial), (int32_t)i);
     }
   }
 }
@@ -523,7 +546,7 @@ static void prove(graph *g, int32_t i, verdict *v) {
   const gtask *t = &g->tasks[i];
   char *d = v->detail;
   size_t cap = sizeof v->detail, len = 0;
-  v->obj = g->waits[t->wait0];
+  v->obj = g->waits[t->wait0].obj;
 #define ADD(...) \
   do { \
     if (len < cap) \
@@ -559,7 +582,7 @@ static void prove(graph *g, int32_t i, verdict *v) {
   /* Everything else waits on primitives only blocked tasks can reach. */
   int others = 0;
   for (uint32_t k = 0; k < t->nwait; k++) {
-    const gnode *n = node_find(g, g->waits[t->wait0 + k], false);
+    const gnode *n = node_of(g, g->waits[t->wait0 + k].obj, g->waits[t->wait0 + k].serial);
     for (int h = 0; n && h < n->nholders; h++)
       others += n->holders[h] != i;
   }
@@ -579,7 +602,7 @@ static void prove(graph *g, int32_t i, verdict *v) {
   int32_t named[PROOF_HOLDERS * 2];
   int nnamed = 0;
   for (uint32_t k = 0; k < t->nwait; k++) {
-    const gnode *n = node_find(g, g->waits[t->wait0 + k], false);
+    const gnode *n = node_of(g, g->waits[t->wait0 + k].obj, g->waits[t->wait0 + k].serial);
     for (int h = 0; n && h < n->nholders; h++) {
       int32_t who_i = n->holders[h];
       bool seen = who_i == i;
@@ -734,8 +757,9 @@ static int64_t mono_ns(void) {
 
 static void *event_loop(void *arg) {
   (void)arg;
-  tt__thread_known(true); /* it never wakes a task: not a way out of a deadlock */
-  int64_t pause = 2 * 1000 * 1000;
+  tt__thread_known(true);            /* it never wakes a task: not a way out of a deadlock */
+  const int64_t min_pause = 2000000; /* ns */
+  int64_t pause = min_pause;
   pthread_mutex_lock(&ev_lock);
   while (!ev_stop) {
     if (!atomic_load(&ev_pending)) {
@@ -756,7 +780,7 @@ static void *event_loop(void *arg) {
     int64_t t0 = mono_ns();
     check(by, pcs, n);
     int64_t took = mono_ns() - t0;
-    pause = took * 9 > 2 * 1000 * 1000 ? took * 9 : 2 * 1000 * 1000;
+    pause = took * 9 > min_pause ? took * 9 : min_pause;
     pthread_mutex_lock(&ev_lock);
   }
   pthread_mutex_unlock(&ev_lock);

@@ -27,11 +27,13 @@
 
 typedef struct owned {
   void *obj;
+  uint32_t serial;
   uint8_t kind; /* TT_OBJ_CHAN, TT_OBJ_OWNER or TT_OBJ_WG */
 } owned;
 
 struct tt_owner {
   uint32_t magic;
+  uint32_t serial; /* holds.h */
   _Atomic int64_t refs;
   tt_spinlock lock; /* guards items */
   int n, cap;
@@ -49,6 +51,7 @@ tt_owner *tt_owner_make(void) {
   if (!o)
     return NULL;
   o->magic = OWNER_MAGIC;
+  o->serial = tt__serial_next();
   atomic_store_explicit(&o->refs, 1, memory_order_relaxed);
   pthread_mutex_lock(&registry_lock);
   o->next = registry;
@@ -57,14 +60,14 @@ tt_owner *tt_owner_make(void) {
   registry = o;
   pthread_mutex_unlock(&registry_lock);
   tt__root_forget(o); /* a stale root at a reused address is not this owner's */
-  tt__hold_ref(tt__current(), o, TT_OBJ_OWNER);
+  tt__hold_ref(tt__current(), o, TT_OBJ_OWNER, o->serial);
   return o;
 }
 
 tt_owner *tt_owner_ref(tt_owner *o) {
   if (owner_ok(o)) {
     atomic_fetch_add_explicit(&o->refs, 1, memory_order_relaxed);
-    tt__hold_ref(tt__current(), o, TT_OBJ_OWNER);
+    tt__hold_ref(tt__current(), o, TT_OBJ_OWNER, o->serial);
   }
   return o;
 }
@@ -101,13 +104,13 @@ int tt__owner_unref_raw(tt_owner *o) {
 int tt_owner_unref(tt_owner *o) {
   if (!owner_ok(o))
     return TT_EINVAL;
-  bool passed_on = tt__hold_unref(tt__current(), o);
+  bool passed_on = tt__hold_unref(tt__current(), o, o->serial);
   if (tt__owner_unref_raw(o) == 0 && passed_on)
     tt__root_add(o); /* it lives on, and this task may have passed it on */
   return 0;
 }
 
-static int adopt(tt_owner *o, void *obj, int kind) {
+static int adopt(tt_owner *o, void *obj, int kind, uint32_t serial) {
   tt_spin_lock(&o->lock);
   for (int i = 0; i < o->n; i++)
     if (o->items[i].obj == obj && kind == TT_OBJ_WG) {
@@ -124,7 +127,7 @@ static int adopt(tt_owner *o, void *obj, int kind) {
     o->items = items;
     o->cap = cap;
   }
-  o->items[o->n++] = (owned){obj, (uint8_t)kind};
+  o->items[o->n++] = (owned){obj, serial, (uint8_t)kind};
   tt_spin_unlock(&o->lock);
   return 0;
 }
@@ -133,10 +136,10 @@ int tt_owner_adopt_chan(tt_owner *o, tt_chan *c) {
   if (!owner_ok(o) || !c || c->magic != TT_CHAN_MAGIC)
     return TT_EINVAL;
   tt_task *self = tt__current();
-  tt__touch(self, o, TT_OBJ_OWNER);
-  int rc = adopt(o, c, TT_OBJ_CHAN);
-  if (rc == 0 && tt__hold_unref(self, c)) /* the caller's reference is the owner's now */
-    tt__root_add(c);                      /* ...and the caller may have passed c on */
+  tt__touch(self, o, TT_OBJ_OWNER, o->serial);
+  int rc = adopt(o, c, TT_OBJ_CHAN, c->serial);
+  if (rc == 0 && tt__hold_unref(self, c, c->serial)) /* the caller's reference is the owner's now */
+    tt__root_add(c);                                 /* ...and the caller may have passed c on */
   return rc;
 }
 
@@ -144,9 +147,9 @@ int tt_owner_adopt_owner(tt_owner *o, tt_owner *child) {
   if (!owner_ok(o) || !owner_ok(child) || child == o)
     return TT_EINVAL;
   tt_task *self = tt__current();
-  tt__touch(self, o, TT_OBJ_OWNER);
-  int rc = adopt(o, child, TT_OBJ_OWNER);
-  if (rc == 0 && tt__hold_unref(self, child))
+  tt__touch(self, o, TT_OBJ_OWNER, o->serial);
+  int rc = adopt(o, child, TT_OBJ_OWNER, child->serial);
+  if (rc == 0 && tt__hold_unref(self, child, child->serial))
     tt__root_add(child);
   return rc;
 }
@@ -154,11 +157,13 @@ int tt_owner_adopt_owner(tt_owner *o, tt_owner *child) {
 int tt_owner_track_wg(tt_owner *o, tt_wg *wg) {
   if (!owner_ok(o) || !wg)
     return TT_EINVAL;
-  tt__touch(tt__current(), o, TT_OBJ_OWNER);
-  return adopt(o, wg, TT_OBJ_WG);
+  tt__touch(tt__current(), o, TT_OBJ_OWNER, o->serial);
+  return adopt(o, wg, TT_OBJ_WG, tt__wg_serial_peek(wg));
 }
 
 bool tt__owner_check(const void *p) { return owner_ok(p); }
+
+uint32_t tt__owner_serial(const tt_owner *o) { return o->serial; }
 
 int64_t tt__owners_copy(tt__owner_edge **out) {
   pthread_mutex_lock(&registry_lock);
@@ -177,7 +182,7 @@ int64_t tt__owners_copy(tt__owner_edge **out) {
         }
         e = more;
       }
-      e[n++] = (tt__owner_edge){o, o->items[i].obj};
+      e[n++] = (tt__owner_edge){o, o->items[i].obj, o->items[i].serial};
     }
     tt_spin_unlock(&o->lock);
   }

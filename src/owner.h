@@ -7,6 +7,7 @@
 /* One edge: owner owns (or tracks) child. */
 typedef struct tt__owner_edge {
   const void *owner, *child;
+  uint32_t child_serial;
 } tt__owner_edge;
 
 /* Every edge of every live owner, malloc'd into *out; the count or
@@ -17,5 +18,6 @@ int64_t tt__owners_copy(tt__owner_edge **out);
 void tt__owner_ref_raw(tt_owner *o);
 int tt__owner_unref_raw(tt_owner *o); /* 1 when that was the last reference */
 bool tt__owner_check(const void *p);  /* a live owner? */
+uint32_t tt__owner_serial(const tt_owner *o);
 
 #endif

@@ -112,6 +112,11 @@ int tt__select_as(tt_case *cases, int n, int flags, int64_t deadline, tt_wait_re
   tt_task *self = tt__current();
   if (block && !self)
     return TT_ENOTASK;
+  /* A send case that completes publishes (chan.h), after the locks are let
+   * go: what it needs of its channel is read while the channel is locked. */
+  const tt_chan *sent = NULL;
+  uint32_t sent_serial = 0;
+  bool sent_rooted = false;
 
   int small_order[2 * SMALL_SELECT];
   tt_chan *small_locks[SMALL_SELECT];
@@ -178,10 +183,9 @@ int tt__select_as(tt_case *cases, int n, int flags, int64_t deadline, tt_wait_re
     nl++;
   }
   sel_ctx s = {.magic = SEL_MAGIC, .locks = locks, .nlocks = nl, .op = NULL, .deadline = deadline};
-  for (int p = 0; p < np; p++) { /* before any lock: a table may grow */
-    const tt_case *k = &cases[poll[p]];
-    tt__chan_use(self, k->chan, k->dir == TT_SEND);
-  }
+  for (int p = 0; p < np; p++) /* before any lock: a table may grow */
+    tt__chan_use(self, cases[poll[p]].chan, false);
+
   lock_all(&s);
   for (int i = 0; i < nl; i++)
     tt__chan_forget_stale(locks[i]);
@@ -189,6 +193,10 @@ int tt__select_as(tt_case *cases, int n, int flags, int64_t deadline, tt_wait_re
   for (int p = 0; p < np; p++) {
     tt_task *wake = NULL;
     if (try_case(&cases[poll[p]], &wake)) {
+      if (cases[poll[p]].dir == TT_SEND) {
+        sent = cases[poll[p]].chan;
+        sent_serial = sent->serial, sent_rooted = sent->rooted;
+      }
       unlock_all(&s);
       if (wake)
         tt__ready(wake);
@@ -219,6 +227,10 @@ int tt__select_as(tt_case *cases, int n, int flags, int64_t deadline, tt_wait_re
 
   tt__op_timer_disarm(&op);
   lock_all(&s);
+  if (op.fired >= 0 && cases[op.fired].dir == TT_SEND) {
+    sent = cases[op.fired].chan;
+    sent_serial = sent->serial, sent_rooted = sent->rooted;
+  }
   /* Unpin every case; channels orphaned while we waited and now unused are
    * moved to the front of the lock list, to be freed once unlocked. */
   int ndead = 0;
@@ -253,6 +265,8 @@ int tt__select_as(tt_case *cases, int n, int flags, int64_t deadline, tt_wait_re
     rc = finish(cases, idx);
   }
 out:
+  if (sent && rc >= 0 && cases[rc].err == 0)
+    tt__chan_sent(self, sent, sent_serial, sent_rooted);
   free(heap);
   return rc;
 }

@@ -27,6 +27,7 @@ struct tt_wg {
   uint64_t waiters_gen;    /* runtime generation the waiting tasks belong to */
   int64_t nthread_waiters; /* under lock */
   _Atomic uint32_t seq;    /* bumped at each zero transition */
+  uint32_t serial;         /* holds.h */
 };
 
 /* Under wg->lock: tasks of a runtime that has shut down were freed with
@@ -41,8 +42,9 @@ static void forget_stale(tt_wg *wg) {
 tt_wg *tt_wg_make(void) {
   tt_wg *wg = calloc(1, sizeof *wg);
   if (wg) {
+    wg->serial = tt__serial_next();
     tt__root_forget(wg); /* a stale root at a reused address is not this one's */
-    tt__touch(tt__self_at_entry(), wg, TT_OBJ_WG); /* its maker can reach it */
+    tt__touch(tt__self_at_entry(), wg, TT_OBJ_WG, wg->serial); /* its maker can reach it */
   }
   return wg;
 }
@@ -67,7 +69,8 @@ int tt_wg_free(tt_wg *wg) {
 int tt_wg_add(tt_wg *wg, int64_t delta) {
   if (!wg)
     return TT_EINVAL;
-  tt__touch(tt__self_at_entry(), wg, TT_OBJ_WG); /* whoever adds or is done can reach it */
+  tt__touch(tt__self_at_entry(), wg, TT_OBJ_WG,
+            wg->serial); /* whoever adds or is done can reach it */
   return tt__wg_add(wg, delta);
 }
 
@@ -135,7 +138,7 @@ static int wait_task(tt_wg *wg, tt_context *ctx) {
 int tt_wg_wait(tt_wg *wg) {
   if (!wg)
     return TT_EINVAL;
-  tt__touch(tt__self_at_entry(), wg, TT_OBJ_WG);
+  tt__touch(tt__self_at_entry(), wg, TT_OBJ_WG, wg->serial);
   tt_spin_lock(&wg->lock);
   if (atomic_load(&wg->count) == 0) {
     tt_spin_unlock(&wg->lock);
@@ -161,7 +164,7 @@ int tt_wg_wait(tt_wg *wg) {
 int tt_wg_wait_ctx(tt_wg *wg, tt_context *ctx) {
   if (!wg || !ctx)
     return TT_EINVAL;
-  tt__touch(tt__self_at_entry(), wg, TT_OBJ_WG);
+  tt__touch(tt__self_at_entry(), wg, TT_OBJ_WG, wg->serial);
   int err = tt_context_err(ctx); /* outside wg->lock: it may cancel a tree */
   tt_spin_lock(&wg->lock);
   if (atomic_load(&wg->count) == 0) {
@@ -187,4 +190,8 @@ int64_t tt__wg_spawn(tt_wg *wg, tt_fn fn, void *arg, const tt_spawn_opts *opts, 
   if (id < 0)
     tt_wg_add(wg, -1);
   return id;
+}
+
+__attribute__((no_sanitize("address", "thread"))) uint32_t tt__wg_serial_peek(const void *wg) {
+  return ((const tt_wg *)wg)->serial;
 }

@@ -380,6 +380,75 @@ static void test_look_alikes(void) {
   free(s);
 }
 
+/* ---- What the rules must not hide ---------------------------------------------------- */
+
+static void send_a(void *arg) {
+  pair *p = arg;
+  int v = 1;
+  tt_chan_send(p->wait_on, &v); /* never completes: publishes nothing */
+}
+
+static void recv_b(void *arg) {
+  pair *p = arg;
+  int v;
+  tt_chan_recv(p->other, &v);
+}
+
+static void select_send_recv(void *arg) {
+  pair *p = arg;
+  int v = 0, w;
+  tt_case k[2] = {tt_case_send(p->wait_on, &v), tt_case_recv(p->other, &w)};
+  tt_select(k, 2, 0, TT_NO_DEADLINE);
+}
+
+static atomic_int g_stop_server;
+static void idle_server(void *arg) {
+  (void)arg;
+  while (!atomic_load(&g_stop_server))
+    tt_sleep(TT_MS(1));
+}
+
+static void self_wait_made_here(void *arg) {
+  (void)arg;
+  tt_chan *c = tt_chan_make(0, 0); /* counted here only */
+  tt_chan_recv(c, NULL);
+}
+
+static void test_precision(void) {
+  NOTE("a blocked send, a select's send case and a reused address hide nothing");
+  /* A send that never completes passed nothing on: b is not reachable. */
+  pair p1 = {tt_chan_make(sizeof(int), 0), tt_chan_make(sizeof(int), 0)};
+  int64_t x = tt_go_opts(send_a, &p1, &(tt_spawn_opts){.give_chans = {p1.wait_on, p1.other}});
+  int64_t y = tt_go_opts(recv_b, &p1, &(tt_spawn_opts){.give_chans = {p1.wait_on, p1.other}});
+  await_parked(x, "chan send");
+  await_parked(y, "chan receive");
+  tt_chan_unref(p1.wait_on);
+  tt_chan_unref(p1.other);
+  expect_check(2, (const char *const[]){"a wait-for chain or cycle", NULL});
+  /* Nor does a select whose send case never fired. */
+  pair p2 = {tt_chan_make(sizeof(int), 0), tt_chan_make(sizeof(int), 0)};
+  x = tt_go_opts(select_send_recv, &p2, &(tt_spawn_opts){.give_chans = {p2.wait_on, p2.other}});
+  await_parked(x, "select");
+  tt_chan_unref(p2.wait_on);
+  tt_chan_unref(p2.other);
+  expect_check(1, (const char *const[]){"select whose every channel", NULL});
+  /* A live task that inherited channels since freed must not seem to reach
+   * new channels at their addresses. */
+  atomic_store(&g_stop_server, 0);
+  tt_chan *old[8];
+  for (int i = 0; i < 8; i++)
+    old[i] = tt_chan_make(0, 0);
+  tt_go(idle_server, NULL); /* inherits the eight */
+  for (int i = 0; i < 8; i++)
+    tt_chan_unref(old[i]); /* freed; the server's entries stay */
+  for (int i = 0; i < 4; i++) {
+    int64_t id = tt_go(self_wait_made_here, NULL);
+    await_parked(id, "chan receive");
+    expect_check(1, (const char *const[]){"waiting on itself", NULL});
+  }
+  atomic_store(&g_stop_server, 1);
+}
+
 /* ---- Owners: reachability through a struct ------------------------------------------- */
 
 typedef struct server {
@@ -426,14 +495,24 @@ static void test_owner_server(void) {
 
 static void wait_on(void *arg) { tt_chan_recv(arg, NULL); }
 
-static void *plain_unref_owner_later(void *arg) {
-  tt_test_sleep_ns(TT_MS(20));
-  tt_owner_unref(arg); /* a plain thread's reference: outer is a root */
+typedef struct plain_holder {
+  tt_owner *o;
+  atomic_int stage; /* 1: it holds its reference; 2: it may drop it */
+} plain_holder;
+
+static void *plain_holds_owner(void *arg) {
+  plain_holder *p = arg;
+  tt_owner_ref(p->o); /* a plain thread's reference: the owner is a root */
+  atomic_store(&p->stage, 1);
+  while (atomic_load(&p->stage) != 2)
+    tt_test_sleep_ns(TT_MS(1));
+  tt_owner_unref(p->o);
   return NULL;
 }
 
 static void test_owner_nested(void) {
   NOTE("owner: owners that own owners");
+  int64_t leaks0 = tt_leak_count();
   tt_owner *outer = tt_owner_make(), *inner = tt_owner_make();
   tt_chan *c = tt_chan_make(0, 0);
   int64_t waiter = tt_go(wait_on, c); /* it inherits c and uses it */
@@ -446,17 +525,23 @@ static void test_owner_nested(void) {
     tt_sleep(TT_MS(1));
   }
   /* A plain thread's reference keeps it all reachable too. */
-  tt_owner_ref(outer);
+  plain_holder p = {.o = outer};
   pthread_t th;
-  CHECK_EQ(pthread_create(&th, NULL, plain_unref_owner_later, outer), 0);
-  CHECK_EQ(tt_owner_unref(outer), 0);
-  CHECK_EQ(tt_leak_check(), 0);
-  pthread_join(th, NULL);
-  CHECK_EQ(tt_leak_check(), 0);  /* the plain thread made outer a root for good */
-  CHECK_EQ(tt_chan_close(c), 0); /* (through a borrowed pointer: outer still owns c) */
+  CHECK_EQ(pthread_create(&th, NULL, plain_holds_owner, &p), 0);
+  while (atomic_load(&p.stage) != 1)
+    tt_sleep(TT_MS(1));
+  CHECK_EQ(tt_owner_unref(outer), 0); /* this task's: only the plain thread's is left */
+  for (int i = 0; i < 3; i++) {
+    CHECK_EQ(tt_leak_check(), 0);
+    tt_sleep(TT_MS(1));
+  }
+  CHECK_EQ(tt_chan_close(c), 0); /* a borrowed pointer: outer -> inner still own c */
   tt_test_task gone;
   while (tt_test_find_task(waiter, &gone))
     tt_sleep(TT_MS(1));
+  atomic_store(&p.stage, 2); /* the last reference: outer, inner and c go */
+  pthread_join(th, NULL);
+  CHECK_EQ(tt_leak_count(), leaks0);
 }
 
 static void test_owner_bad_input(void) {
@@ -513,6 +598,7 @@ static void graph_main(void *arg) {
   test_mutex_orphaned();
   test_lock_cycle();
   test_look_alikes();
+  test_precision();
   test_owner_server();
   test_owner_nested();
   test_owner_bad_input();
