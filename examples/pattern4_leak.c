@@ -60,6 +60,7 @@ static void main_task(void *arg) {
   caught = expect_leaks(1, "syscall");
   /* Never a definite leak: the peer may still answer. It stays a suspect. */
   caught &= expect_no_definite_leak();
+  caught &= tt_leak_suspects(stdout, 50 * 1000000) == 1;
   /* Hang up: the read returns 0 and the task ends. Without this the
    * runtime's shutdown would wait for the blocking call forever. */
   close(server);

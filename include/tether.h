@@ -637,6 +637,12 @@ int64_t tt_leak_count(void); /* leaks found since the process started */
  * it newly found leaked, or TT_ENOTINIT / TT_ENOMEM. */
 int64_t tt_leak_check(void);
 int tt_leak_report(FILE *out); /* each with its class and both stacks */
+/* The suspect tier: every task that has waited at least min_wait ns (not
+ * sleeping, not already found leaked) and that the detector cannot prove
+ * leaked, such as a read with no deadline (seed pattern 4), with why it is
+ * not proven and its stack. Returns how many, or TT_EINVAL / TT_ENOTINIT /
+ * TT_ENOMEM. */
+int64_t tt_leak_suspects(FILE *out, int64_t min_wait);
 
 /* ---- Ownership of handles ------------------------------------------------- *
  * What tt_leak_check (and the instant modes) know about who can reach a

@@ -128,15 +128,14 @@ bool tt__chan_unpin_locked(tt_chan *c, tt_waitq *q, tt_waiter *w) {
   return should_free_locked(c);
 }
 
-void tt__chan_use_slow(tt_task *t, tt_chan *c, bool publish) {
-  if (c->rooted) {
-    if (publish)
-      tt__hold_publish_any(t);
-  } else if (publish) {
-    tt__hold_publish(t, c, TT_OBJ_CHAN, c->serial);
-  } else {
-    tt__touch(t, c, TT_OBJ_CHAN, c->serial);
+tt_hold *tt__chan_use_slow(tt_task *t, tt_chan *c) {
+  if (c->rooted)
+    return NULL;
+  if (!t) {
+    tt__root_add(c); /* a plain thread used it */
+    return NULL;
   }
+  return tt__hold_get(t, c, TT_OBJ_CHAN, c->serial);
 }
 
 void tt__chan_holder_gone(tt_chan *c) {
@@ -307,9 +306,7 @@ static int chan_send(tt_chan *c, const void *elem, int64_t deadline, bool block)
   }
   if (!chan_ok(c))
     return TT_EINVAL;
-  uint32_t serial = c->serial;
-  bool rooted = c->rooted;
-  tt__chan_use(self, c, false);
+  tt_hold *mine = tt__chan_use(self, c);
   tt_spin_lock(&c->lock);
   tt__chan_forget_stale(c);
   if (c->closed) {
@@ -322,18 +319,18 @@ static int chan_send(tt_chan *c, const void *elem, int64_t deadline, bool block)
     tt_task *t = r->op->task;
     tt_spin_unlock(&c->lock);
     tt__ready_on(wk, t);
-    tt__chan_sent(self, c, serial, rooted);
+    tt__chan_sent(self, mine);
     return 0;
   }
   if (c->count < c->cap) {
     tt__chan_buf_put(c, elem);
     tt_spin_unlock(&c->lock);
-    tt__chan_sent(self, c, serial, rooted);
+    tt__chan_sent(self, mine);
     return 0;
   }
   int rc = wait_for_partner(wk, c, &c->sendq, (void *)elem, block, deadline, true);
   if (rc == 0)
-    tt__chan_sent(self, c, serial, rooted);
+    tt__chan_sent(self, mine);
   return rc;
 }
 
@@ -351,7 +348,7 @@ static int chan_recv(tt_chan *c, void *out, int64_t deadline, bool block) {
   }
   if (!chan_ok(c))
     return TT_EINVAL;
-  tt__chan_use(self, c, false);
+  tt__chan_use(self, c);
   tt_spin_lock(&c->lock);
   tt__chan_forget_stale(c);
   tt_waiter *s = tt__waitq_claim_any(&c->sendq);
@@ -397,7 +394,8 @@ int tt__chan_close(tt_chan *c, const char *file, int line) {
     return tt__chan_misuse(NULL, "close of nil channel", TT_EINVAL);
   if (!chan_ok(c))
     return TT_EINVAL;
-  tt__chan_use(tt__self_at_entry(), c, true);
+  tt_task *self = tt__self_at_entry();
+  tt__chan_sent(self, tt__chan_use(self, c));
   tt_spin_lock(&c->lock);
   tt__chan_forget_stale(c);
   if (c->closed) {

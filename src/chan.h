@@ -37,37 +37,37 @@ struct tt_chan {
   int close_depth;
 };
 
-/* Task t sends on, closes (publish) or receives from c: the ownership
- * bookkeeping of holds.h. A runtime channel is a root already: it needs no
- * entry, but a send or close still publishes. */
-void tt__chan_use_slow(tt_task *t, tt_chan *c, bool publish);
-static inline __attribute__((always_inline)) void tt__chan_use(tt_task *t, tt_chan *c,
-                                                               bool publish) {
+/* Task t uses c (a send, a receive, a select's case, a close): the
+ * ownership bookkeeping of holds.h. Returns t's entry for c (NULL for a
+ * runtime channel, which is a root and needs none, for a plain thread, and
+ * when t's table is full: c is then a root). The entry stays where it is
+ * while t waits: only t changes its table. */
+tt_hold *tt__chan_use_slow(tt_task *t, tt_chan *c);
+static inline __attribute__((always_inline)) tt_hold *tt__chan_use(tt_task *t, tt_chan *c) {
   if (!TT_BOOKKEEPING)
-    return;
+    return NULL;
   /* The common case inline: a task using a channel among its first few. */
   if (TT_LIKELY(t && !c->rooted)) {
     tt_holds *h = &t->holds;
     uint32_t n = h->n < 3 ? h->n : 3;
     for (uint32_t i = 0; i < n; i++)
-      if (h->items[i].obj == c && h->items[i].serial == c->serial) {
-        if (publish)
-          tt__hold_published(h, &h->items[i]);
-        return;
-      }
+      if (h->items[i].obj == c && h->items[i].serial == c->serial)
+        return &h->items[i];
   }
-  tt__chan_use_slow(t, c, publish);
+  return tt__chan_use_slow(t, c);
 }
 
-/* t's send on c completed: publish. serial and rooted were read from c
- * before the send, since c may be gone by now (a blocked sender's channel
- * can be freed by its receiver). A send that never completes publishes
- * nothing: the message has gone nowhere. */
-static inline void tt__chan_sent(tt_task *t, const tt_chan *c, uint32_t serial, bool rooted) {
-  if (rooted)
-    tt__hold_publish_any(t);
+/* t's send on c (whose entry tt__chan_use returned) completed, or t
+ * closed c: a publish. Nothing of c is read: a blocked sender's channel
+ * may be gone by now. A send that never completes publishes nothing: the
+ * message has gone nowhere. */
+static inline void tt__chan_sent(tt_task *t, tt_hold *e) {
+  if (!TT_BOOKKEEPING || !t)
+    return;
+  if (e)
+    tt__hold_published(&t->holds, e);
   else
-    tt__hold_publish(t, c, TT_OBJ_CHAN, serial);
+    tt__hold_publish_any(t);
 }
 
 /* Buffer slots and copies. */

@@ -113,7 +113,8 @@ int tt__select_as(tt_case *cases, int n, int flags, int64_t deadline, tt_wait_re
   if (block && !self)
     return TT_ENOTASK;
   /* A send case that completes publishes (chan.h), after the locks are let
-   * go: what it needs of its channel is read while the channel is locked. */
+   * go: what it needs of its channel is read while the channel is locked.
+   * (Not through the cases' entries: adding one may move the others.) */
   const tt_chan *sent = NULL;
   uint32_t sent_serial = 0;
   bool sent_rooted = false;
@@ -184,7 +185,7 @@ int tt__select_as(tt_case *cases, int n, int flags, int64_t deadline, tt_wait_re
   }
   sel_ctx s = {.magic = SEL_MAGIC, .locks = locks, .nlocks = nl, .op = NULL, .deadline = deadline};
   for (int p = 0; p < np; p++) /* before any lock: a table may grow */
-    tt__chan_use(self, cases[poll[p]].chan, false);
+    tt__chan_use(self, cases[poll[p]].chan);
 
   lock_all(&s);
   for (int i = 0; i < nl; i++)
@@ -265,8 +266,12 @@ int tt__select_as(tt_case *cases, int n, int flags, int64_t deadline, tt_wait_re
     rc = finish(cases, idx);
   }
 out:
-  if (sent && rc >= 0 && cases[rc].err == 0)
-    tt__chan_sent(self, sent, sent_serial, sent_rooted);
+  if (sent && rc >= 0 && cases[rc].err == 0) {
+    if (sent_rooted)
+      tt__hold_publish_any(self);
+    else
+      tt__hold_publish(self, sent, TT_OBJ_CHAN, sent_serial);
+  }
   free(heap);
   return rc;
 }

@@ -7,6 +7,8 @@
  * Instant mode (TT_LEAKCHECK=report) must find a leak without being asked.
  */
 #include <pthread.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "harness.h"
 
@@ -560,6 +562,60 @@ static void test_owner_bad_input(void) {
   CHECK_EQ(tt_leak_check(), 0);
 }
 
+/* ---- Suspects: long waits that cannot be proven ---------------------------------------- */
+
+typedef struct read_call {
+  int fd;
+  char buf[16];
+  ssize_t n;
+} read_call;
+
+static void read_no_deadline(void *arg) {
+  read_call *c = arg;
+  c->n = read(c->fd, c->buf, sizeof c->buf);
+}
+
+static void fetch_forever(void *arg) { tt_blocking(read_no_deadline, arg); }
+
+static char *suspects_text(int64_t min_wait, int64_t *n) {
+  char *buf = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&buf, &len);
+  *n = tt_leak_suspects(f, min_wait);
+  fclose(f);
+  return buf;
+}
+
+static void test_suspects(void) {
+  NOTE("suspects: pattern 4 is listed, never proven");
+  int fds[2];
+  CHECK_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, fds), 0);
+  read_call c = {.fd = fds[0]};
+  int64_t id = tt_go(fetch_forever, &c);
+  await_parked(id, "syscall");
+  tt_sleep(TT_MS(30));
+  CHECK_EQ(tt_leak_check(), 0); /* the peer may still answer */
+  int64_t n;
+  char *text = suspects_text(TT_MS(20), &n);
+  CHECK_EQ(n, 1);
+  CHECK_MSG(strstr(text, "suspect (not proven leaked)") && strstr(text, "seed pattern 4") &&
+                strstr(text, "fetch_forever"),
+            "%s", text);
+  free(text);
+  text = suspects_text(TT_MS(3600 * 1000), &n); /* nobody has waited an hour */
+  CHECK_EQ(n, 0);
+  CHECK(strstr(text, "no suspects") != NULL);
+  free(text);
+  CHECK_EQ(tt_leak_suspects(NULL, 0), TT_EINVAL);
+  CHECK_EQ(tt_leak_suspects(stderr, -1), TT_EINVAL);
+  close(fds[1]); /* the server hangs up: the read returns 0 */
+  tt_test_task gone;
+  while (tt_test_find_task(id, &gone))
+    tt_sleep(TT_MS(1));
+  CHECK_EQ(c.n, 0);
+  close(fds[0]);
+}
+
 /* ---- Instant mode ------------------------------------------------------------------------ */
 
 static void test_instant(void) {
@@ -586,6 +642,7 @@ static void test_instant(void) {
 static void test_outside(void) {
   NOTE("without a runtime");
   CHECK_EQ(tt_leak_check(), TT_ENOTINIT);
+  CHECK_EQ(tt_leak_suspects(stderr, 0), TT_ENOTINIT);
 }
 
 static void graph_main(void *arg) {
@@ -602,6 +659,7 @@ static void graph_main(void *arg) {
   test_owner_server();
   test_owner_nested();
   test_owner_bad_input();
+  test_suspects();
   test_instant();
 }
 
