@@ -128,14 +128,22 @@ bool tt__chan_unpin_locked(tt_chan *c, tt_waitq *q, tt_waiter *w) {
   return should_free_locked(c);
 }
 
-tt_hold *tt__chan_use_slow(tt_task *t, tt_chan *c) {
+void tt__chan_use_slow(tt_task *t, tt_chan *c) {
   if (c->rooted)
-    return NULL;
+    return;
   if (!t) {
     tt__root_add(c); /* a plain thread used it */
-    return NULL;
+    return;
   }
-  return tt__hold_get(t, c, TT_OBJ_CHAN, c->serial);
+  if (!tt__hold_lookup(t, c, c->serial) && !tt__hold_get(t, c, TT_OBJ_CHAN, c->serial))
+    return; /* the table is full: c is a root */
+  /* Remember t as a user: the slot not holding the other user's id. */
+  int slot = atomic_load_explicit(&c->users[0], memory_order_relaxed) != 0 &&
+             atomic_load_explicit(&c->users[1], memory_order_relaxed) == 0;
+  if (atomic_load_explicit(&c->users[0], memory_order_relaxed) != 0 &&
+      atomic_load_explicit(&c->users[1], memory_order_relaxed) != 0)
+    slot = (int)(t->id & 1);
+  atomic_store_explicit(&c->users[slot], t->id, memory_order_relaxed);
 }
 
 void tt__chan_holder_gone(tt_chan *c) {
@@ -150,7 +158,10 @@ void tt__chan_holder_gone(tt_chan *c) {
 int tt_chan_unref(tt_chan *c) {
   if (!chan_ok(c))
     return TT_EINVAL;
-  bool passed_on = tt__hold_unref(tt__current(), c, c->serial);
+  tt_task *self = tt__current();
+  bool passed_on = tt__hold_unref(self, c, c->serial);
+  if (self && !tt__hold_lookup(self, c, c->serial))
+    tt__chan_forget_user(c, self);
   if (tt__chan_unref_raw(c) == 0 && passed_on)
     tt__root_add(c); /* it lives on, and this task may have passed it on */
   return 0;
@@ -306,7 +317,9 @@ static int chan_send(tt_chan *c, const void *elem, int64_t deadline, bool block)
   }
   if (!chan_ok(c))
     return TT_EINVAL;
-  tt_hold *mine = tt__chan_use(self, c);
+  uint32_t serial = c->serial;
+  bool rooted = c->rooted;
+  tt__chan_use(self, c);
   tt_spin_lock(&c->lock);
   tt__chan_forget_stale(c);
   if (c->closed) {
@@ -319,18 +332,18 @@ static int chan_send(tt_chan *c, const void *elem, int64_t deadline, bool block)
     tt_task *t = r->op->task;
     tt_spin_unlock(&c->lock);
     tt__ready_on(wk, t);
-    tt__chan_sent(self, mine);
+    tt__chan_sent(self, c, serial, rooted);
     return 0;
   }
   if (c->count < c->cap) {
     tt__chan_buf_put(c, elem);
     tt_spin_unlock(&c->lock);
-    tt__chan_sent(self, mine);
+    tt__chan_sent(self, c, serial, rooted);
     return 0;
   }
   int rc = wait_for_partner(wk, c, &c->sendq, (void *)elem, block, deadline, true);
   if (rc == 0)
-    tt__chan_sent(self, mine);
+    tt__chan_sent(self, c, serial, rooted);
   return rc;
 }
 
@@ -395,7 +408,8 @@ int tt__chan_close(tt_chan *c, const char *file, int line) {
   if (!chan_ok(c))
     return TT_EINVAL;
   tt_task *self = tt__self_at_entry();
-  tt__chan_sent(self, tt__chan_use(self, c));
+  tt__chan_use(self, c);
+  tt__chan_sent(self, c, c->serial, c->rooted);
   tt_spin_lock(&c->lock);
   tt__chan_forget_stale(c);
   if (c->closed) {

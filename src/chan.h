@@ -18,6 +18,10 @@ struct tt_chan {
   bool orphaned;   /* no references left (tasks may still be queued) */
   bool rooted;     /* the runtime owns it (timers, done channels): always reachable */
   uint32_t serial; /* holds.h: this channel, not another one at its address */
+  /* Ids of the last two tasks known to have an entry for this channel in
+   * their tables (ids are never reused): the channel's users find that
+   * out here, in a line they touch anyway, instead of in their tables. */
+  _Atomic int64_t users[2];
   /* Blocked operations that will touch the channel again after they wake
    * (those with a deadline, and selects: they come back to unlink their
    * waiters). The channel is freed only when this is zero too. */
@@ -38,36 +42,45 @@ struct tt_chan {
 };
 
 /* Task t uses c (a send, a receive, a select's case, a close): the
- * ownership bookkeeping of holds.h. Returns t's entry for c (NULL for a
- * runtime channel, which is a root and needs none, for a plain thread, and
- * when t's table is full: c is then a root). The entry stays where it is
- * while t waits: only t changes its table. */
-tt_hold *tt__chan_use_slow(tt_task *t, tt_chan *c);
-static inline __attribute__((always_inline)) tt_hold *tt__chan_use(tt_task *t, tt_chan *c) {
+ * ownership bookkeeping of holds.h. Makes sure t's table has an entry for
+ * c (none for a runtime channel, which is a root, or for a plain thread,
+ * which makes c a root). */
+void tt__chan_use_slow(tt_task *t, tt_chan *c);
+static inline __attribute__((always_inline)) void tt__chan_use(tt_task *t, tt_chan *c) {
   if (!TT_BOOKKEEPING)
-    return NULL;
-  /* The common case inline: a task using a channel among its first few. */
-  if (TT_LIKELY(t && !c->rooted)) {
-    tt_holds *h = &t->holds;
-    uint32_t n = h->n < 3 ? h->n : 3;
-    for (uint32_t i = 0; i < n; i++)
-      if (h->items[i].obj == c && h->items[i].serial == c->serial)
-        return &h->items[i];
-  }
-  return tt__chan_use_slow(t, c);
+    return;
+  if (TT_LIKELY(t && !c->rooted) &&
+      (atomic_load_explicit(&c->users[0], memory_order_relaxed) == t->id ||
+       atomic_load_explicit(&c->users[1], memory_order_relaxed) == t->id))
+    return;
+  tt__chan_use_slow(t, c);
 }
 
-/* t's send on c (whose entry tt__chan_use returned) completed, or t
- * closed c: a publish. Nothing of c is read: a blocked sender's channel
- * may be gone by now. A send that never completes publishes nothing: the
- * message has gone nowhere. */
-static inline void tt__chan_sent(tt_task *t, tt_hold *e) {
+/* t's send on c completed, or t closed c: a publish. serial and rooted
+ * were read from c before: a blocked sender's channel may be gone by now.
+ * A send that never completes publishes nothing: the message has gone
+ * nowhere. */
+static inline __attribute__((always_inline)) void tt__chan_sent(tt_task *t, const tt_chan *c,
+                                                                uint32_t serial, bool rooted) {
   if (!TT_BOOKKEEPING || !t)
     return;
-  if (e)
-    tt__hold_published(&t->holds, e);
-  else
+  tt_holds *h = &t->holds;
+  if (!h->fresh && h->last_pub == c)
+    return; /* it published on c last, and everything else is passed on already */
+  if (rooted)
     tt__hold_publish_any(t);
+  else
+    tt__hold_publish(t, c, TT_OBJ_CHAN, serial);
+}
+
+/* t no longer counts c (it dropped its reference): c must not vouch for an
+ * entry in t's table any more. */
+static inline void tt__chan_forget_user(tt_chan *c, const tt_task *t) {
+  for (int i = 0; t && i < 2; i++) {
+    int64_t id = t->id;
+    atomic_compare_exchange_strong_explicit(&c->users[i], &id, 0, memory_order_relaxed,
+                                            memory_order_relaxed);
+  }
 }
 
 /* Buffer slots and copies. */

@@ -266,12 +266,8 @@ int tt__select_as(tt_case *cases, int n, int flags, int64_t deadline, tt_wait_re
     rc = finish(cases, idx);
   }
 out:
-  if (sent && rc >= 0 && cases[rc].err == 0) {
-    if (sent_rooted)
-      tt__hold_publish_any(self);
-    else
-      tt__hold_publish(self, sent, TT_OBJ_CHAN, sent_serial);
-  }
+  if (sent && rc >= 0 && cases[rc].err == 0)
+    tt__chan_sent(self, sent, sent_serial, sent_rooted);
   free(heap);
   return rc;
 }
