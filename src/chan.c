@@ -317,8 +317,7 @@ static int chan_send(tt_chan *c, const void *elem, int64_t deadline, bool block)
   }
   if (!chan_ok(c))
     return TT_EINVAL;
-  uint32_t serial = c->serial;
-  bool rooted = c->rooted;
+  tt_chan_key key = tt__chan_key(c);
   tt__chan_use(self, c);
   tt_spin_lock(&c->lock);
   tt__chan_forget_stale(c);
@@ -332,18 +331,18 @@ static int chan_send(tt_chan *c, const void *elem, int64_t deadline, bool block)
     tt_task *t = r->op->task;
     tt_spin_unlock(&c->lock);
     tt__ready_on(wk, t);
-    tt__chan_sent(self, c, serial, rooted);
+    tt__chan_sent(self, key);
     return 0;
   }
   if (c->count < c->cap) {
     tt__chan_buf_put(c, elem);
     tt_spin_unlock(&c->lock);
-    tt__chan_sent(self, c, serial, rooted);
+    tt__chan_sent(self, key);
     return 0;
   }
   int rc = wait_for_partner(wk, c, &c->sendq, (void *)elem, block, deadline, true);
   if (rc == 0)
-    tt__chan_sent(self, c, serial, rooted);
+    tt__chan_sent(self, key);
   return rc;
 }
 
@@ -409,7 +408,7 @@ int tt__chan_close(tt_chan *c, const char *file, int line) {
     return TT_EINVAL;
   tt_task *self = tt__self_at_entry();
   tt__chan_use(self, c);
-  tt__chan_sent(self, c, c->serial, c->rooted);
+  tt__chan_sent(self, tt__chan_key(c));
   tt_spin_lock(&c->lock);
   tt__chan_forget_stale(c);
   if (c->closed) {

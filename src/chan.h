@@ -56,21 +56,33 @@ static inline __attribute__((always_inline)) void tt__chan_use(tt_task *t, tt_ch
   tt__chan_use_slow(t, c);
 }
 
-/* t's send on c completed, or t closed c: a publish. serial and rooted
- * were read from c before: a blocked sender's channel may be gone by now.
- * A send that never completes publishes nothing: the message has gone
- * nowhere. */
-static inline __attribute__((always_inline)) void tt__chan_sent(tt_task *t, const tt_chan *c,
-                                                                uint32_t serial, bool rooted) {
+/* What a publish on a channel needs of it, read before the operation: a
+ * blocked sender's channel may be gone by the time the send completes, so
+ * afterwards the channel is only a key (its address, never dereferenced). */
+typedef struct tt_chan_key {
+  uintptr_t addr;
+  uint32_t serial;
+  bool rooted;
+} tt_chan_key;
+
+static inline tt_chan_key tt__chan_key(const tt_chan *c) {
+  return (tt_chan_key){(uintptr_t)c, c->serial, c->rooted};
+}
+
+/* t's send on the channel k describes completed, or t closed it: a
+ * publish. A send that never completes publishes nothing: the message has
+ * gone nowhere. */
+static inline __attribute__((always_inline)) void tt__chan_sent(tt_task *t, tt_chan_key k) {
   if (!TT_BOOKKEEPING || !t)
     return;
   tt_holds *h = &t->holds;
-  if (!h->fresh && h->last_pub == c)
-    return; /* it published on c last, and everything else is passed on already */
-  if (rooted)
-    tt__hold_publish_any(t);
+  if (!h->fresh && (uintptr_t)h->last_pub == k.addr)
+    return; /* it published on it last, and everything else is passed on already */
+  tt_hold *e = k.rooted ? NULL : tt__hold_lookup(t, (const void *)k.addr, k.serial);
+  if (e)
+    tt__hold_published(h, e);
   else
-    tt__hold_publish(t, c, TT_OBJ_CHAN, serial);
+    tt__hold_publish_any(t); /* a runtime channel, or a full table */
 }
 
 /* t no longer counts c (it dropped its reference): c must not vouch for an

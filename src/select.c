@@ -115,9 +115,7 @@ int tt__select_as(tt_case *cases, int n, int flags, int64_t deadline, tt_wait_re
   /* A send case that completes publishes (chan.h), after the locks are let
    * go: what it needs of its channel is read while the channel is locked.
    * (Not through the cases' entries: adding one may move the others.) */
-  const tt_chan *sent = NULL;
-  uint32_t sent_serial = 0;
-  bool sent_rooted = false;
+  tt_chan_key sent = {0};
 
   int small_order[2 * SMALL_SELECT];
   tt_chan *small_locks[SMALL_SELECT];
@@ -195,8 +193,7 @@ int tt__select_as(tt_case *cases, int n, int flags, int64_t deadline, tt_wait_re
     tt_task *wake = NULL;
     if (try_case(&cases[poll[p]], &wake)) {
       if (cases[poll[p]].dir == TT_SEND) {
-        sent = cases[poll[p]].chan;
-        sent_serial = sent->serial, sent_rooted = sent->rooted;
+        sent = tt__chan_key(cases[poll[p]].chan);
       }
       unlock_all(&s);
       if (wake)
@@ -229,8 +226,7 @@ int tt__select_as(tt_case *cases, int n, int flags, int64_t deadline, tt_wait_re
   tt__op_timer_disarm(&op);
   lock_all(&s);
   if (op.fired >= 0 && cases[op.fired].dir == TT_SEND) {
-    sent = cases[op.fired].chan;
-    sent_serial = sent->serial, sent_rooted = sent->rooted;
+    sent = tt__chan_key(cases[op.fired].chan);
   }
   /* Unpin every case; channels orphaned while we waited and now unused are
    * moved to the front of the lock list, to be freed once unlocked. */
@@ -266,8 +262,8 @@ int tt__select_as(tt_case *cases, int n, int flags, int64_t deadline, tt_wait_re
     rc = finish(cases, idx);
   }
 out:
-  if (sent && rc >= 0 && cases[rc].err == 0)
-    tt__chan_sent(self, sent, sent_serial, sent_rooted);
+  if (sent.addr && rc >= 0 && cases[rc].err == 0)
+    tt__chan_sent(self, sent);
   free(heap);
   return rc;
 }
