@@ -40,11 +40,6 @@ static void wait_c(void *arg) {
   tt_select(NULL, 0, 0, TT_NO_DEADLINE); /* forever: tt_shutdown frees it */
 }
 
-static int cmp_i64(const void *a, const void *b) {
-  int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-  return (x > y) - (x < y);
-}
-
 static void bench_main(void *arg) {
   (void)arg;
   g_never = tt_chan_make(sizeof(int), 0);
@@ -72,7 +67,7 @@ static void bench_main(void *arg) {
     times[r] = tt_now() - t0;
   }
   fclose(out);
-  qsort(times, 5, sizeof times[0], cmp_i64);
+  qsort(times, 5, sizeof times[0], bench_cmp_i64);
   bench_result(g_name, (double)times[2] / 1e6, "ms");
   /* the tasks stay parked: tt_shutdown frees them */
 }

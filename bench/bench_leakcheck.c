@@ -40,11 +40,6 @@ static void wait_on_itself(void *arg) {
   tt_chan_recv(mine, &v);
 }
 
-static int cmp_i64(const void *a, const void *b) {
-  int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-  return (x > y) - (x < y);
-}
-
 static void bench_main(void *arg) {
   (void)arg;
   g_never = tt_chan_make(sizeof(int), 0);
@@ -79,7 +74,7 @@ static void bench_main(void *arg) {
     if (found != 0)
       bench_fail(g_name, "found %lld leaks where there are none", (long long)found);
   }
-  qsort(times, 5, sizeof times[0], cmp_i64);
+  qsort(times, 5, sizeof times[0], bench_cmp_i64);
   bench_result(g_name, (double)times[2] / 1e6, "ms");
 }
 

@@ -53,6 +53,12 @@ static inline int64_t bench_arg(int argc, char **argv, int i, int64_t dflt) {
   return dflt;
 }
 
+/* qsort comparator for int64_t (medians of timed runs). */
+static inline int bench_cmp_i64(const void *a, const void *b) {
+  int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+  return (x > y) - (x < y);
+}
+
 static inline void bench_result(const char *name, double value, const char *unit) {
   printf("RESULT name=%s procs=%d value=%.3f unit=%s\n", name, tt_procs(), value, unit);
   fflush(stdout);

@@ -158,10 +158,7 @@ void tt__chan_holder_gone(tt_chan *c) {
 int tt_chan_unref(tt_chan *c) {
   if (!chan_ok(c))
     return TT_EINVAL;
-  tt_task *self = tt__current();
-  bool passed_on = tt__hold_unref(self, c, c->serial);
-  if (self && !tt__hold_lookup(self, c, c->serial))
-    tt__chan_forget_user(c, self);
+  bool passed_on = tt__hold_unref(tt__current(), c, c->serial);
   if (tt__chan_unref_raw(c) == 0 && passed_on)
     tt__root_add(c); /* it lives on, and this task may have passed it on */
   return 0;

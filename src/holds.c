@@ -23,13 +23,7 @@
 #define LINEAR_MAX 8  /* tables this small are searched linearly */
 #define INHERIT_MAX 8 /* a spawn copies at most this many of its parent's entries */
 
-static uint32_t hash_ptr(const void *p) {
-  uint64_t x = (uint64_t)(uintptr_t)p;
-  x ^= x >> 33;
-  x *= 0xff51afd7ed558ccdULL;
-  x ^= x >> 33;
-  return (uint32_t)x;
-}
+static uint32_t hash_ptr(const void *p) { return tt__hash64((uintptr_t)p); }
 
 static tt_hold *find(tt_task *t, const void *obj) {
   tt_holds *h = &t->holds;
@@ -227,6 +221,8 @@ bool tt__hold_unref(tt_task *t, const void *obj, uint32_t serial) {
   /* Its last reference gone, the task may no longer use the handle by the
    * API's rules: forget it. */
   bool passed_on = e->seq < t->holds.pubseq;
+  if (e->kind == TT_OBJ_CHAN) /* alive: the caller still holds its reference */
+    tt__chan_forget_user((tt_chan *)obj, t);
   remove_entry(t, e);
   tt__leak_event();
   return passed_on;

@@ -28,6 +28,15 @@ enum {
   TT_OBJ_OWNER,
 };
 
+/* A pointer or an id spread over 32 bits, for the open-addressing tables
+ * of holds.c and leakgraph.c (the finalizer of MurmurHash3). */
+static inline uint32_t tt__hash64(uint64_t x) {
+  x ^= x >> 33;
+  x *= 0xff51afd7ed558ccdULL;
+  x ^= x >> 33;
+  return (uint32_t)x;
+}
+
 /* Tables stop growing here; further handles become roots. */
 #define TT_HOLDS_MAX 4096
 

@@ -117,13 +117,6 @@ static bool grow(void **p, size_t *cap, size_t need, size_t size) {
   return true;
 }
 
-static uint32_t mix(uint64_t x) {
-  x ^= x >> 33;
-  x *= 0xff51afd7ed558ccdULL;
-  x ^= x >> 33;
-  return (uint32_t)x;
-}
-
 /* ---- Reading the tasks ------------------------------------------------------ */
 
 /* Fields of a primitive some task is parked on. It cannot be freed while
@@ -272,7 +265,7 @@ static size_t pow2_above(size_t n) {
 }
 
 static gnode *slot_of(gnode *nodes, uint32_t cap, const void *obj) {
-  uint32_t mask = cap - 1, i = mix((uintptr_t)obj) & mask;
+  uint32_t mask = cap - 1, i = tt__hash64((uintptr_t)obj) & mask;
   while (nodes[i].obj && nodes[i].obj != obj)
     i = (i + 1) & mask;
   return &nodes[i];
@@ -311,7 +304,7 @@ static bool index_ids(graph *g) {
   g->ids_cap = (uint32_t)cap;
   memset(g->ids, 0, cap * sizeof *g->ids);
   for (size_t i = 0; i < g->ntasks; i++) {
-    uint32_t mask = g->ids_cap - 1, k = mix((uint64_t)g->tasks[i].id) & mask;
+    uint32_t mask = g->ids_cap - 1, k = tt__hash64((uint64_t)g->tasks[i].id) & mask;
     while (g->ids[k])
       k = (k + 1) & mask;
     g->ids[k] = (int32_t)i + 1;
@@ -323,7 +316,7 @@ static int32_t task_by_id(graph *g, int64_t id) {
   if (!g->ids_cap && !index_ids(g))
     return -1;
   uint32_t mask = g->ids_cap - 1;
-  for (uint32_t i = mix((uint64_t)id) & mask; g->ids[i]; i = (i + 1) & mask)
+  for (uint32_t i = tt__hash64((uint64_t)id) & mask; g->ids[i]; i = (i + 1) & mask)
     if (g->tasks[g->ids[i] - 1].id == id)
       return g->ids[i] - 1;
   return -1;
