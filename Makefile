@@ -6,9 +6,15 @@
 #                  build-ucontext/ (portable switch), build-aarch64/ (cross, under
 #                  qemu-user), then the install test (scripts/test-install.sh)
 #   make test-build | test-asan | test-tsan | test-install   one step of `make test`
+#   make stress    the race tests (tests/test_stress_*.c) in build/ with STRESS_SCALE
+#                  (100) times the rounds `make test` runs (millions of timer
+#                  stop-versus-fire rounds, thousands of shutdown races and restarts);
+#                  STRESS_TREES='build build-asan build-tsan' runs them in the
+#                  sanitizer trees too (after make test-asan / test-tsan built them)
 #   make bench     scripts/bench.sh (C and Go benchmarks)
 #   make format    clang-format -i over the C sources
-#   make lint      clang-format --dry-run --Werror, clang-tidy on src/*.c
+#   make lint      the layer check (scripts/check-layers.sh), clang-format --dry-run
+#                  --Werror, clang-tidy on src/*/*.c
 #   make clean     remove build/, build-asan/, build-tsan/ (and build-bench/ of make bench)
 #
 # Variables: BUILD_TYPE (RelWithDebInfo), JOBS (nproc), CMAKE_ARGS (extra -D...),
@@ -56,7 +62,7 @@ $(CMAKE) -S . -B $(1) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DTT_BUILD_TESTS=ON $(2) 
 endef
 
 .PHONY: all build configure deps demo test test-build test-asan test-tsan test-ucontext \
-        test-aarch64 test-install \
+        test-aarch64 test-install stress \
         bench format lint clean
 
 all: build
@@ -125,6 +131,22 @@ test-aarch64:
 test-install: build
 	bash scripts/test-install.sh build
 
+# Longer runs of the race tests: each scales its rounds and its watchdog by
+# TT_TEST_SCALE, so the ctest timeout is lifted here.
+STRESS_SCALE ?= 100
+STRESS_TREES ?= build
+stress: build
+	@for tree in $(STRESS_TREES); do \
+	  test -f $$tree/CTestTestfile.cmake || { echo "stress: $$tree is not built" >&2; exit 1; }; \
+	  wrap=; case $$tree in \
+	    *asan*) wrap=$$(bash scripts/sanitizer-wrap.sh address);; \
+	    *tsan*) wrap=$$(bash scripts/sanitizer-wrap.sh thread);; \
+	  esac; \
+	  echo "+ cd $$tree && TT_TEST_SCALE=$(STRESS_SCALE) $$wrap $(CTEST) -R '^test_stress_'"; \
+	  (cd $$tree && TT_TEST_SCALE=$(STRESS_SCALE) $$wrap $(CTEST) --output-on-failure \
+	    --timeout 100000 --no-tests=error -R '^test_stress_' $(CTEST_ARGS)) || exit 1; \
+	done
+
 # ---- Benchmarks, formatting, lint ---------------------------------------------
 
 bench:
@@ -140,11 +162,13 @@ lint: configure
 	@bash $(DEPS) lint
 	@test -f build/compile_commands.json || { echo "lint: no build/compile_commands.json" >&2; exit 1; }
 	@rc=0; \
+	echo "+ bash scripts/check-layers.sh"; \
+	bash scripts/check-layers.sh || rc=1; \
 	echo "+ $(CLANG_FORMAT) --dry-run --Werror <$(words $(FORMAT_FILES)) files>"; \
 	$(CLANG_FORMAT) --dry-run --Werror $(FORMAT_FILES) || rc=1; \
-	srcs=$$(ls src/*.c 2>/dev/null || true); \
-	if [ -z "$$srcs" ]; then echo "lint: no src/*.c to check" >&2; exit 1; fi; \
-	echo "+ $(CLANG_TIDY) -p build --quiet src/*.c"; \
+	srcs=$$(ls src/*/*.c 2>/dev/null || true); \
+	if [ -z "$$srcs" ]; then echo "lint: no src/*/*.c to check" >&2; exit 1; fi; \
+	echo "+ $(CLANG_TIDY) -p build --quiet src/*/*.c"; \
 	$(CLANG_TIDY) -p build --quiet $$srcs || rc=1; \
 	exit $$rc
 

@@ -7,6 +7,7 @@
 #   <libdir>/libtether.a                     (target tether,        tether::tether)
 #   <libdir>/libtether.so{,.0,.0.1.0}        (target tether_shared, tether::tether_shared)
 #   <includedir>/tether.h
+#   <bindir>/tether-leaks                    (the goroutine-dump analyzer)
 #   <libdir>/pkgconfig/tether.pc             (pkg-config --cflags --libs tether)
 #   <libdir>/cmake/tether/tetherConfig.cmake, tetherConfigVersion.cmake,
 #   tetherTargets*.cmake                     (find_package(tether CONFIG))
@@ -54,6 +55,11 @@ install(TARGETS tether tether_shared
 
 install(FILES "${PROJECT_SOURCE_DIR}/include/tether.h"
   DESTINATION "${CMAKE_INSTALL_INCLUDEDIR}" COMPONENT Development)
+
+# The goroutine-dump analyzer (tools/tether-leaks, docs/ANALYZER.md).
+if(TARGET tether-leaks)
+  install(TARGETS tether-leaks RUNTIME DESTINATION "${CMAKE_INSTALL_BINDIR}" COMPONENT Runtime)
+endif()
 
 # ---- pkg-config --------------------------------------------------------------
 

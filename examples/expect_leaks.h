@@ -27,6 +27,14 @@ static __attribute__((unused)) int expect_leaks(int64_t want, const char *reason
   tt_verify_report_print(rep, mem);
   fclose(mem);
   printf("%s", text);
+  /* TT_EXAMPLE_DUMP=<path>: also write the goroutine dump (debug=2) of this
+   * moment there, as Go prints on SIGQUIT, to set beside the Go twin's. */
+  const char *dump_path = getenv("TT_EXAMPLE_DUMP");
+  FILE *dump = dump_path && *dump_path ? fopen(dump_path, "w") : NULL;
+  if (dump) {
+    tt_dump_as(dump, TT_DUMP_GO_DEBUG2);
+    fclose(dump);
+  }
   char tag[64];
   snprintf(tag, sizeof tag, "[%s, waiting", reason);
   int ok = n == want && strstr(text, tag) != NULL;
@@ -56,6 +64,19 @@ static __attribute__((unused)) int expect_definite(int64_t want, const char *why
          (long long)tt_leak_count(), why);
   free(text);
   return ok;
+}
+
+/* Tasks alive beyond `base`, once those finishing have gone. A task that
+ * called tt_wg_done (or was spawned with tt_wg_go) has not exited yet when
+ * tt_wg_wait returns, just as a goroutine still runs its deferred wg.Done
+ * when Wait returns in Go: give such tasks up to a second to leave. */
+static __attribute__((unused)) int64_t tasks_left(int64_t base) {
+  int64_t n = tt_num_tasks() - base;
+  for (int i = 0; i < 1000 && n > 0; i++) {
+    tt_sleep(1000000);
+    n = tt_num_tasks() - base;
+  }
+  return n;
 }
 
 /* For the fixed programs: nothing the detector could prove. */

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "expect_leaks.h"
 #include "tether.h"
 
 static tt_wg *done;
@@ -85,7 +86,7 @@ static void main_task(void *arg) {
   tt_wg_wait(done);
   tt_wg_free(done);
   printf("leaks found: %lld, recovered and exited: %d, tasks left: %lld\n",
-         (long long)tt_leak_count(), recovered, (long long)(tt_num_tasks() - before));
+         (long long)tt_leak_count(), recovered, (long long)tasks_left(before));
 }
 
 int main(void) {

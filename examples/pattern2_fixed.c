@@ -51,7 +51,7 @@ static void main_task(void *arg) {
   tt_context_release(p.ctx);
   tt_chan_unref(p.ch);
   tt_wg_free(p.wg);
-  printf("tasks left besides main: %lld\n", (long long)(tt_num_tasks() - 1));
+  printf("tasks left besides main: %lld\n", (long long)tasks_left(1));
   no_leaks = expect_no_definite_leak(); /* nor does the leak detector find one */
 }
 

@@ -3,54 +3,49 @@
  *
  *     client := &http.Client{Timeout: 10 * time.Second}
  *
- * Same server as pattern4_leak.c, one that never answers, but the client's
- * read waits at most 50 ms (poll with a timeout) and the task gives up and
- * returns. tt_verify_none then finds nothing left.
+ * Same server as pattern4_leak.c, a TCP listener that never answers, but
+ * the client reads under a context with a 50 ms timeout: the read returns
+ * TT_ETIMEDOUT and the task gives up. tt_verify_none then finds nothing
+ * left, and an I/O wait bounded like this is never a suspect.
  */
-#include <errno.h>
-#include <poll.h>
 #include <stdio.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include "expect_leaks.h"
 #include "tether.h"
 
-typedef struct read_call {
-  int fd, timeout_ms;
-  char buf[256];
-  ssize_t n;
-} read_call;
-
-static void read_reply(void *arg) {
-  read_call *c = arg;
-  struct pollfd p = {.fd = c->fd, .events = POLLIN};
-  int ready = poll(&p, 1, c->timeout_ms); /* the deadline */
-  c->n = ready > 0 ? read(c->fd, c->buf, sizeof c->buf) : ready == 0 ? -ETIMEDOUT : -errno;
-}
-
 static void fetch(void *arg) {
-  read_call c = {.fd = (int)(intptr_t)arg, .timeout_ms = 50};
-  if (write(c.fd, "GET / HTTP/1.0\r\n\r\n", 18) != 18)
-    return;
-  tt_blocking(read_reply, &c);
-  if (c.n == -ETIMEDOUT)
-    printf("fetch: no reply within %d ms, giving up\n", c.timeout_ms);
+  const char *port = arg;
+  tt_context *ctx = tt_with_timeout(NULL, 50 * 1000000); /* the deadline */
+  tt_fd c;
+  int64_t n = tt_tcp_connect_ctx("127.0.0.1", port, &c, ctx);
+  if (n == 0) {
+    char buf[256];
+    n = tt_fd_write_all_ctx(c, "GET / HTTP/1.0\r\n\r\n", 18, ctx);
+    if (n > 0)
+      n = tt_fd_read_ctx(c, buf, sizeof buf, ctx);
+    tt_fd_close(c);
+  }
+  if (n == TT_ETIMEDOUT)
+    printf("fetch: no reply within 50 ms, giving up\n");
   else
-    printf("fetch: read returned %zd\n", c.n);
+    printf("fetch: %s\n", n > 0 ? "got a reply" : tt_strerror((int)n));
+  tt_context_release(ctx);
 }
 
 static int clean;
-
 static int no_leaks;
 
 static void main_task(void *arg) {
   (void)arg;
-  int fds[2];
-  if (socketpair(AF_UNIX, SOCK_STREAM, 0, fds) != 0)
+  tt_fd server;
+  if (tt_tcp_listen("127.0.0.1", "0", 0, &server) < 0)
     return;
+  static char port[16];
+  snprintf(port, sizeof port, "%d", tt_sock_port(server));
   tt_wg *wg = tt_wg_make();
-  tt_wg_go(wg, fetch, (void *)(intptr_t)fds[0]);
+  tt_wg_go(wg, fetch, port);
+  tt_fd conn = {0};
+  int accepted = tt_tcp_accept(server, &conn);
   tt_wg_wait(wg); /* returns: the read has a deadline */
   tt_wg_free(wg);
   tt_verify_report *rep = NULL;
@@ -60,8 +55,9 @@ static void main_task(void *arg) {
   else
     tt_verify_report_print(rep, stdout);
   tt_verify_report_free(rep);
-  close(fds[0]);
-  close(fds[1]);
+  if (accepted == 0)
+    tt_fd_close(conn);
+  tt_fd_close(server);
   no_leaks = expect_no_definite_leak(); /* nor does the leak detector find one */
 }
 

@@ -8,62 +8,63 @@
  *         }()
  *     }
  *
- * The "server" is the other end of a local socket pair: it takes the
- * request and never answers. The client task reads the reply through
- * tt_blocking (a helper thread makes the read, so no worker stalls), with
- * no deadline: it waits in "syscall" forever. Exit 0 when tt_verify_none
- * catches it, 1 otherwise. The fix is in pattern4_fixed.c.
+ * The server is a real TCP listener on loopback that accepts the request
+ * and never answers. The client task reads the reply with tt_fd_read, no
+ * deadline and no context: it parks in "IO wait" (no thread is held) and
+ * would wait forever. Exit 0 when tt_verify_none catches it and
+ * tt_leak_suspects names it "I/O without timeout", 1 otherwise. The fix is
+ * in pattern4_fixed.c.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include "expect_leaks.h"
 #include "tether.h"
 
-typedef struct read_call {
-  int fd;
-  char buf[256];
-  ssize_t n;
-} read_call;
-
-static void read_reply(void *arg) {
-  read_call *c = arg;
-  c->n = read(c->fd, c->buf, sizeof c->buf); /* no timeout! */
-}
-
 static void fetch(void *arg) {
-  read_call c = {.fd = (int)(intptr_t)arg};
-  if (write(c.fd, "GET / HTTP/1.0\r\n\r\n", 18) != 18)
+  const char *port = arg;
+  tt_fd c;
+  if (tt_tcp_connect("127.0.0.1", port, &c) < 0)
     return;
-  tt_blocking(read_reply, &c);
-  printf("fetch: %s\n", c.n > 0 ? "got a reply" : "the server hung up");
+  char buf[256];
+  int64_t n = tt_fd_write_all(c, "GET / HTTP/1.0\r\n\r\n", 18);
+  if (n > 0)
+    n = tt_fd_read(c, buf, sizeof buf); /* no timeout! */
+  printf("fetch: %s\n", n > 0 ? "got a reply" : tt_strerror((int)n));
+  tt_fd_close(c);
 }
 
-static int leak4(void) {
-  int fds[2];
-  if (socketpair(AF_UNIX, SOCK_STREAM, 0, fds) != 0)
-    return -1;
-  tt_go(fetch, (void *)(intptr_t)fds[0]); /* leak: spawned here */
-  return fds[1];                          /* the server end: it never answers */
-}
+static char port[16];
+
+static void leak4(void) { tt_go(fetch, port); /* leak: spawned here */ }
 
 static int caught;
 
 static void main_task(void *arg) {
   (void)arg;
-  int server = leak4();
-  if (server < 0)
+  tt_fd server, conn;
+  if (tt_tcp_listen("127.0.0.1", "0", 0, &server) < 0)
     return;
-  caught = expect_leaks(1, "syscall");
+  snprintf(port, sizeof port, "%d", tt_sock_port(server));
+  leak4();
+  char req[18];
+  if (tt_tcp_accept(server, &conn) < 0 || tt_fd_read_full(conn, req, sizeof req) < 0)
+    return; /* the request arrived; the server never answers it */
+  caught = expect_leaks(1, "IO wait");
   /* Never a definite leak: the peer may still answer. It stays a suspect. */
   caught &= expect_no_definite_leak();
-  caught &= tt_leak_suspects(stdout, 50 * 1000000) == 1;
-  /* Hang up: the read returns 0 and the task ends. Without this the
-   * runtime's shutdown would wait for the blocking call forever. */
-  close(server);
+  char *report = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&report, &len);
+  caught &= tt_leak_suspects(f, 50 * 1000000) == 1;
+  fclose(f);
+  fputs(report, stdout);
+  caught &= strstr(report, "I/O without timeout (seed pattern 4)") != NULL;
+  free(report);
+  /* Hang up: the read sees end of stream and the task ends. */
+  tt_fd_close(conn);
+  tt_fd_close(server);
   tt_sleep(10 * 1000000);
 }
 

@@ -45,7 +45,7 @@ static void main_task(void *arg) {
   rc = tt_group_destroy(g, 100 * 1000000);
   printf("group destroyed: %s\n", tt_strerror(rc));
   tt_chan_unref(p.jobs);
-  printf("tasks left besides main: %lld\n", (long long)(tt_num_tasks() - 1));
+  printf("tasks left besides main: %lld\n", (long long)tasks_left(1));
   no_leaks = expect_no_definite_leak(); /* nor does the leak detector find one */
 }
 

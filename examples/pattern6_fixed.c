@@ -60,7 +60,7 @@ static void main_task(void *arg) {
   rc = fetch(1, &r);
   printf("error path:   rc=%d\n", rc);
   tt_sleep(5 * 1000000); /* workers return right after their send */
-  printf("tasks left besides main: %lld\n", (long long)(tt_num_tasks() - 1));
+  printf("tasks left besides main: %lld\n", (long long)tasks_left(1));
   no_leaks = expect_no_definite_leak(); /* nor does the leak detector find one */
 }
 

@@ -45,7 +45,21 @@ enum {
   TT_EAGAIN = -11,    /* the operation would block (try-variants) */
   TT_ENEGATIVE = -12, /* a counter would go below zero (WaitGroup) */
   TT_EUNLOCKED = -13, /* unlock of a mutex that is not locked */
+  TT_ENOENT = -14,    /* nothing to act on (tt_monitor_stop with no monitor) */
+  /* I/O (the network section below). */
+  TT_EOF = -15,          /* end of stream: the peer closed its side */
+  TT_ECONNRESET = -16,   /* the peer reset the connection (or it broke: EPIPE) */
+  TT_ECONNREFUSED = -17, /* nobody listens at that address */
+  TT_EBADF = -18,        /* not an open descriptor, or a handle already closed */
+  TT_ERESOLVE = -19,     /* a name did not resolve (getaddrinfo failed) */
+  /* Any other system error: TT_ESYS(errno), below TT_ESYS_BASE, so it can
+   * never be mistaken for a TT_E* code; tt_errno() gives the errno back. */
+  TT_ESYS_BASE = -1000,
 };
+
+/* errno e as a tether code, and back (0 when rc is not a system error). */
+#define TT_ESYS(e) (TT_ESYS_BASE - (e))
+static inline int tt_errno(int rc) { return rc < TT_ESYS_BASE ? TT_ESYS_BASE - rc : 0; }
 
 /* A sentence describing `code` ("invalid argument", ...). Never NULL. */
 const char *tt_strerror(int code);
@@ -58,16 +72,24 @@ typedef struct tt_config {
   int procs;         /* worker threads; 0 = $TT_PROCS or online CPUs */
   size_t stack_size; /* default task stack; 0 = $TT_STACK_SIZE or 64 KiB */
 } tt_config;
+/* (tt_blocking's pool holds $TT_BLOCKING_MAX helper threads at most, 1 to
+ * 4096, default 64; more calls queue. A malformed value fails tt_init with
+ * TT_EINVAL.) */
 
 /* Start the worker threads. `cfg` may be NULL (defaults + environment).
  * Returns TT_EBUSY if the runtime is already running, TT_EINVAL for a bad
- * configuration. After tt_shutdown() the runtime may be started again. */
+ * configuration, TT_ENOMEM when memory or a worker thread cannot be had
+ * (e.g. under a low RLIMIT_AS; nothing is left running). After
+ * tt_shutdown() the runtime may be started again. */
 int tt_init(const tt_config *cfg);
 
 /* Stop the runtime: workers finish the task they are running, then exit.
  * Tasks that have not finished (sleeping, waiting, runnable) are never
  * resumed; their stacks and records are freed. Must not be called from a
- * task (TT_EBUSY); returns TT_ENOTINIT if the runtime is not running. */
+ * task, from a function run by tt_blocking or from a monitor callback: all
+ * three are waited for by tt_shutdown, so it returns TT_EBUSY there and
+ * changes nothing. Returns TT_ENOTINIT if the runtime is not running. From
+ * another thread while tt_main waits, tt_main then returns TT_ESHUTDOWN. */
 int tt_shutdown(void);
 
 /* The usual entry point: start the runtime (if it is not running), run
@@ -75,7 +97,9 @@ int tt_shutdown(void);
  * thread, and shut the runtime down if this call started it. Other tasks
  * still alive when fn returns are dropped, as Go drops goroutines when main
  * returns. Returns 0, TT_EINVAL (fn NULL), TT_EBUSY (called from a task), or
- * the error that kept the runtime from starting. */
+ * the error that kept the runtime from starting, or TT_ESHUTDOWN when
+ * tt_shutdown from another thread stopped the runtime under the main task
+ * (it returns once that shutdown is complete). */
 #define tt_main(fn, arg) tt__main((fn), (arg), #fn, __FILE__, __LINE__, __func__)
 
 /* Number of worker threads of the running runtime (0 if not running). */
@@ -117,8 +141,9 @@ typedef struct tt_spawn_opts {
 /* Let other runnable tasks run. Task only. */
 int tt_yield(void);
 
-/* Park the calling task for at least `ns` nanoseconds (<= 0: just yield).
- * Task only. */
+/* Park the calling task for at least `ns` nanoseconds (<= 0: just yield;
+ * INT64_MAX or near it: practically for ever, never an overflow into the
+ * past). Task only. */
 int tt_sleep(int64_t ns);
 
 /* Monotonic clock in nanoseconds (the time base of every deadline). */
@@ -140,6 +165,15 @@ int tt_worker_id(void);
  * "syscall"), so that a slow or blocking library call never stalls a worker.
  * Task only. Returns 0 once fn has returned. */
 int tt_blocking(tt_fn fn, void *arg);
+/* tt_blocking bounded by a deadline (tt_now() clock) or a context: 0 once
+ * fn has returned, or TT_ETIMEDOUT / the context's error when the task
+ * stops waiting first (also before fn starts, if it is already so). Then
+ * fn keeps running on its helper and whatever it produces is discarded:
+ * `arg` must stay valid until fn returns, not merely until this call does
+ * (allocate it, and let fn free it; never point it at the task's stack).
+ * Task only; TT_EINVAL for a NULL fn or ctx, TT_ENOMEM without a helper. */
+int tt_blocking_until(tt_fn fn, void *arg, int64_t deadline);
+int tt_blocking_ctx(tt_fn fn, void *arg, tt_context *ctx);
 
 /* ---- WaitGroup -------------------------------------------------------- */
 
@@ -161,6 +195,11 @@ int tt_wg_wait(tt_wg *wg);
  * restored on error). */
 #define tt_wg_go(wg, fn, arg) \
   tt__wg_spawn((wg), (fn), (arg), NULL, #fn, __FILE__, __LINE__, __func__)
+/* tt_wg_go with spawn options (a name, a stack size, references handed to
+ * the task), as tt_go_opts: tt_wg_go_opts(wg, fn, arg, &(tt_spawn_opts){
+ * .give_chans = {c}}). */
+#define tt_wg_go_opts(wg, fn, arg, ...) \
+  tt__wg_spawn((wg), (fn), (arg), (__VA_ARGS__), #fn, __FILE__, __LINE__, __func__)
 
 /* ---- Channels ---------------------------------------------------------
  *
@@ -270,7 +309,9 @@ tt_context *tt_background(void);
  * memory. The deadline is on the tt_now() clock. */
 #define tt_with_cancel(parent) tt__with((parent), TT_NO_DEADLINE, __FILE__, __LINE__)
 #define tt_with_deadline(parent, deadline) tt__with((parent), (deadline), __FILE__, __LINE__)
-#define tt_with_timeout(parent, ns) tt__with((parent), tt_now() + (ns), __FILE__, __LINE__)
+/* A timeout so long that tt_now() + ns would pass INT64_MAX means no
+ * deadline (TT_NO_DEADLINE), never one in the past. */
+#define tt_with_timeout(parent, ns) tt__with((parent), tt__timeout_deadline(ns), __FILE__, __LINE__)
 /* A child carrying key -> value (looked up by pointer identity). */
 tt_context *tt_with_value(tt_context *parent, const void *key, void *value);
 
@@ -389,10 +430,13 @@ typedef struct tt_ticker tt_ticker;
 
 #define tt_timer_make(ns) tt__timer_make((ns), __FILE__, __LINE__)
 tt_chan *tt_timer_chan(tt_timer *t); /* borrowed, valid until free */
-/* 1 when the call stopped a pending timer, 0 when it had fired or was
- * stopped already. */
+/* 1 when the call stopped the timer before its value was received (pending,
+ * firing at that moment, or its value unread, which is discarded); 0 when
+ * the value had been received or the timer was stopped already. After it
+ * returns, no stale value is received from the channel (Go 1.23). */
 int tt_timer_stop(tt_timer *t);
-/* Re-arm to fire ns from now; returns what tt_timer_stop would have. */
+/* Re-arm to fire ns from now, discarding an unread value; returns what
+ * tt_timer_stop would have. */
 int tt_timer_reset(tt_timer *t, int64_t ns);
 int tt_timer_free(tt_timer *t);
 
@@ -487,7 +531,8 @@ typedef enum tt_dump_format {
 /* Write a dump of every live task to `out`. Returns 0 or a TT_E* code. */
 int tt_dump_as(FILE *out, tt_dump_format format);
 /* Parse "summary", "debug=2" (or "2", "go"), "debug=1" (or "1"), "pprof",
- * "json". Returns the format or TT_EINVAL. */
+ * "goroutineleak" (TT_DUMP_PPROF_LEAKED), "json". Returns the format or
+ * TT_EINVAL. */
 int tt_dump_format_parse(const char *name);
 
 /* One symbolized frame. Strings live as long as the runtime's symbol cache
@@ -617,9 +662,10 @@ int tt_verify_main(int (*tests)(void *arg), void *arg, const tt_verify_opts *opt
  * task waits without a deadline on a nil channel or on a select with no
  * case that can be ready. Each leak is recorded with the blocked task's
  * stack and the stack that made it certain, classified in the words of the
- * seed's patterns, and marked "(leaked)" in debug=2 dumps. There are no
- * false positives: a channel still referenced from anywhere (another task,
- * a plain thread, a global) keeps its waiters alive.
+ * seed's patterns, and marked "(leaked)" in debug=2 dumps. These two kinds
+ * have no false positives (by the API's contract on references).
+ * tt_leak_check's wait-for graph rests on the ownership rules below and can
+ * be misled by handles passed through memory the runtime never sees.
  */
 typedef enum tt_leak_mode {
   TT_LEAK_RECORD = 0,  /* keep for tt_leak_report (default) */
@@ -651,7 +697,7 @@ int64_t tt_leak_suspects(FILE *out, int64_t min_wait);
  * drops it; tt_spawn_opts.give_* hands a new task references of its own,
  * released when it returns. A task can also reach every channel and
  * WaitGroup it has used, and whatever its spawner could reach when it was
- * spawned. Everything else is conservative, never a false positive:
+ * spawned. Everything else is treated conservatively:
  *  - a handle made, referenced or used by a plain thread is a root;
  *  - so is everything a task still counts when it returns, and everything
  *    a task held before a send of its completed, or it closed a channel,
@@ -661,8 +707,10 @@ int64_t tt_leak_suspects(FILE *out, int64_t min_wait);
  *    semaphore waits, and waits with a deadline or a context, are live.
  * What the rules cannot see: a handle passed to another task through
  * memory no runtime call publishes (your own atomics, a global read
- * later). Give that task a reference (give_chans, or an owner), or keep
- * the handle referenced from a plain thread.
+ * later, a heap table, a pthread-guarded queue). Such a program can get a
+ * false report from tt_leak_check and the instant modes. Give that task a
+ * reference (give_chans, or an owner), or keep the handle referenced from
+ * a plain thread.
  *
  * Owners are for handles that live in a struct shared between tasks (a
  * server with a stop channel and a WaitGroup): the owner adopts them,
@@ -680,6 +728,134 @@ int tt_owner_adopt_owner(tt_owner *o, tt_owner *child);
 /* The owner can reach wg (it takes no reference: wg's user frees it). */
 int tt_owner_track_wg(tt_owner *o, tt_wg *wg);
 
+/* ---- HTTP/1.1 server ----------------------------------------------------
+ *
+ * An HTTP/1.1 server on the poller: one task per connection (entry
+ * function tt_http_serve_conn in dumps), keep-alive and pipelining, chunked
+ * bodies both ways, Expect: 100-continue, HEAD, and the limits below. A
+ * handler runs on its connection's task; it reads the request through the
+ * exchange and answers with tt_http_respond (whole body) or
+ * tt_http_resp_write (streamed). Everything the exchange hands out (method,
+ * path, header values) lives until the handler returns. Rules, limits and
+ * statuses in docs/HTTP.md.
+ */
+
+typedef struct tt_http_server tt_http_server;
+typedef struct tt_http_exchange tt_http_exchange;
+typedef void (*tt_http_handler_fn)(tt_http_exchange *ex, void *arg);
+
+/* Zero fields take the defaults; a negative one is TT_EINVAL. Times in ns. */
+typedef struct tt_http_server_opts {
+  int64_t read_header_timeout; /* accept (or first byte) to end of head: 10 s; then 408 */
+  int64_t idle_timeout;        /* keep-alive wait for the next request, and the longest
+                                  pause inside a request body: 120 s */
+  int64_t request_timeout;     /* end of head to the handler's context deadline: 0 = none */
+  int64_t write_timeout;       /* each response write: 30 s */
+  int64_t shutdown_grace;      /* grace of tt_http_server_free (and of shutdown given a
+                                  negative grace): 5 s */
+  size_t max_header_bytes;     /* request head, CRLFs included: 64 KiB; then 431 */
+  int64_t max_body_bytes;      /* decoded request body: 8 MiB; then 413 */
+  int max_conns;               /* open connections: 10000; past it 503 and close */
+  size_t stack_size;           /* connection task stacks (handlers run there): 0 = runtime
+                                  default */
+} tt_http_server_opts;
+
+/* A new server (not listening yet). opts: NULL for the defaults. 0,
+ * TT_EINVAL (out NULL, a negative option), TT_ENOMEM. Any thread. */
+int tt_http_server_new(const tt_http_server_opts *opts, tt_http_server **out);
+/* Route method + path prefix to fn (docs/HTTP.md, "Routing"): a prefix
+ * ending in '/' takes its subtree, others one exact path; a GET route also
+ * answers HEAD; method NULL takes any. Before listen only: TT_EBUSY after.
+ * TT_EINVAL (NULL server/prefix/fn, prefix not starting with '/', a method
+ * that is not a token, the same route twice), TT_ENOMEM. */
+int tt_http_handle(tt_http_server *s, const char *method, const char *prefix, tt_http_handler_fn fn,
+                   void *arg);
+/* Bind host:port (host NULL or "" for every address; port "0" for one the
+ * kernel picks) and start accepting in a task. 0, TT_EINVAL, TT_EBUSY
+ * (listening already, or shut down), TT_ENOTINIT, or the errors of
+ * tt_tcp_listen. Any thread. */
+int tt_http_server_listen(tt_http_server *s, const char *host, const char *port);
+/* The bound port (> 0), TT_EINVAL before listen. */
+int tt_http_server_port(const tt_http_server *s);
+/* Stop accepting and close idle connections at once; let requests in
+ * progress finish within grace_ns (< 0: opts.shutdown_grace), their
+ * responses saying Connection: close; then cancel their contexts and cut
+ * their connections. Returns once every connection task has exited (a
+ * handler that ignores its context is waited for, so never call it from
+ * one of the server's own handlers: it would wait for itself). 0 or
+ * TT_EINVAL. Any thread; a second call waits like the first. */
+int tt_http_server_shutdown(tt_http_server *s, int64_t grace_ns);
+/* Shut down (with opts.shutdown_grace) if still running, then free. */
+void tt_http_server_free(tt_http_server *s);
+
+/* The request. Strings are NUL-terminated and live until the handler
+ * returns; NULL for a NULL exchange. The path is the target's path as
+ * sent (not percent-decoded). */
+const char *tt_http_req_method(const tt_http_exchange *ex);
+const char *tt_http_req_path(const tt_http_exchange *ex);
+/* The decoded value of query parameter `key` into buf (NUL-terminated):
+ * its length (>= 0), TT_ENOENT when absent, TT_EINVAL (NULL arguments, a
+ * bad %-escape), TT_ENOMEM when it does not fit in cap. */
+int tt_http_req_query(const tt_http_exchange *ex, const char *key, char *buf, size_t cap);
+/* The value of the first header field called `name` (any case), leading
+ * and trailing whitespace removed, or NULL when absent. */
+const char *tt_http_req_header(const tt_http_exchange *ex, const char *name);
+/* Read up to n bytes of the body (chunked framing removed): how many
+ * (> 0), 0 at its end, TT_EINVAL (bad arguments; a malformed or too large
+ * body: the server then answers 400 or 413 if the handler has not
+ * answered, and closes), TT_EOF (the client went away), TT_ETIMEDOUT
+ * (idle_timeout without a byte, or the request timeout), TT_ECANCELED
+ * (shutdown). Sends "100 Continue" first when the client asked for it and
+ * no response has started. Task only (it is called from handlers). */
+int64_t tt_http_req_body_read(tt_http_exchange *ex, void *buf, size_t n);
+/* The request's context (borrowed: valid until the handler returns), or
+ * NULL when out of memory. It is cancelled when the client closes or
+ * resets the connection (cause TT_EOF or TT_ECONNRESET; watched once the
+ * body has been read), at the request timeout (TT_ETIMEDOUT), and at
+ * shutdown once the grace is over. */
+tt_context *tt_http_req_ctx(tt_http_exchange *ex);
+
+/* A response field, sent with the response (before it starts only).
+ * TT_EINVAL: NULL, a name that is not a token, a value with CR, LF or
+ * another control byte, Content-Length or Transfer-Encoding (the server
+ * frames the body), or the response has started. TT_ENOMEM. */
+int tt_http_resp_header(tt_http_exchange *ex, const char *name, const char *value);
+/* The status a streamed response (tt_http_resp_write) starts with
+ * (default 200). TT_EINVAL outside 200..599 or once started. */
+int tt_http_resp_status(tt_http_exchange *ex, int status);
+/* The whole response: status (200..599), Content-Type (NULL: none), body
+ * with its Content-Length (no body bytes for HEAD). 0, TT_EINVAL (bad
+ * arguments, a body for 204/304, a response already started), or the
+ * write's error (TT_ECONNRESET, TT_ETIMEDOUT, ...). */
+int tt_http_respond(tt_http_exchange *ex, int status, const char *content_type, const void *body,
+                    size_t len);
+/* Stream the body: the first call sends the head (tt_http_resp_status,
+ * the fields) and Transfer-Encoding: chunked; each call one chunk; the
+ * server ends the body when the handler returns. To an HTTP/1.0 client
+ * the body is gathered and sent with a Content-Length at the end. 0,
+ * TT_EINVAL (after tt_http_respond, or a status without a body), or the
+ * write's error. */
+int tt_http_resp_write(tt_http_exchange *ex, const void *data, size_t len);
+/* A handler that returns without answering gets 500. */
+
+/* ---- Debug endpoints ----------------------------------------------------
+ *
+ * What Go's net/http/pprof serves, on a tt_http_server: prefix/pprof/
+ * (index), prefix/pprof/goroutine and prefix/pprof/goroutineleak with
+ * ?debug=0 (gzipped protobuf), 1 or 2 (text), prefix/tasks (the live
+ * page), prefix/tasks.json, prefix/dump.json, and /metrics (Prometheus
+ * text). They show every task's stack: serve them on loopback only, or
+ * behind authentication (docs/HTTP.md, "Debug endpoints"). */
+
+/* Mount them on s under prefix (NULL: "/debug/"; must start and end with
+ * '/'), plus /metrics. Before listen. 0, TT_EINVAL, TT_EBUSY, TT_ENOMEM. */
+int tt_debug_mount(tt_http_server *s, const char *prefix);
+/* A server with only the debug endpoints, listening on addr "host:port"
+ * (NULL: "127.0.0.1:6060"; port 0 for an ephemeral one, see
+ * tt_http_server_port). Stop it with tt_http_server_shutdown and free.
+ * 0, TT_EINVAL (out NULL, no ':' in addr), or the errors of new/listen. */
+int tt_debug_serve(const char *addr, tt_http_server **out);
+
 /* ---- Internal entry points used by the macros above ------------------- */
 
 int64_t tt__spawn(tt_fn fn, void *arg, const tt_spawn_opts *opts, const char *entry,
@@ -687,6 +863,7 @@ int64_t tt__spawn(tt_fn fn, void *arg, const tt_spawn_opts *opts, const char *en
 tt_chan *tt__chan_make(size_t elem_size, size_t cap, const char *file, int line);
 int tt__chan_close(tt_chan *c, const char *file, int line);
 tt_context *tt__with(tt_context *parent, int64_t deadline, const char *file, int line);
+int64_t tt__timeout_deadline(int64_t ns);
 tt_timer *tt__timer_make(int64_t ns, const char *file, int line);
 tt_ticker *tt__ticker_make(int64_t period, const char *file, int line);
 tt_group *tt__group_make(tt_context *parent, int limit, const char *file, int line);
@@ -695,6 +872,141 @@ int64_t tt__group_go(tt_group *g, tt_group_fn fn, void *arg, const char *entry, 
 int tt__main(tt_fn fn, void *arg, const char *entry, const char *file, int line, const char *func);
 int64_t tt__wg_spawn(tt_wg *wg, tt_fn fn, void *arg, const tt_spawn_opts *opts, const char *entry,
                      const char *file, int line, const char *func);
+
+/* ---- Network I/O ------------------------------------------------------
+ *
+ * Descriptors registered with the runtime's poller (one epoll per runtime):
+ * a task that would block parks in "IO wait" and its worker runs other
+ * tasks; 10,000 idle connections cost 10,000 parked tasks, not threads.
+ * Every blocking call is task only and comes in three forms: plain (waits
+ * as long as it takes), _until (a deadline on the tt_now() clock: then
+ * TT_ETIMEDOUT) and _ctx (the context's deadline and cancellation: its
+ * error, TT_ECANCELED or TT_ETIMEDOUT). Errors common to all: TT_EBADF for
+ * a value no open call returned, TT_ECLOSED for a handle closed before the
+ * call or while it waited (by another task), TT_ENOTASK off a task. Other
+ * system errors come as TT_ESYS(errno) (tt_errno gives the errno back).
+ * The runtime closes every descriptor still open when it shuts down.
+ */
+
+typedef struct tt_fd {
+  int64_t h; /* opaque; 0 is never a valid handle */
+} tt_fd;
+
+enum { TT_READABLE = 1, TT_WRITABLE = 2 };
+
+/* Register an open descriptor (socket, pipe, eventfd, tty; not a regular
+ * file: TT_EINVAL) and make it non-blocking. It now belongs to the runtime:
+ * tt_fd_close closes it. TT_EBADF when fd is not open. Any thread. */
+int tt_fd_attach(int fd, tt_fd *out);
+/* Unregister without closing: returns the descriptor (still open,
+ * non-blocking), waking tasks that wait on it with TT_ECLOSED. */
+int tt_fd_detach(tt_fd f);
+/* Close: tasks waiting on f wake with TT_ECLOSED; close(2) happens once
+ * the last call using f has left it. Any thread. */
+int tt_fd_close(tt_fd f);
+/* The descriptor number (>= 0), for setsockopt and the like. */
+int tt_fd_num(tt_fd f);
+
+/* Wait until f is readable (events TT_READABLE) or writable
+ * (TT_WRITABLE): 0, or the errors above; TT_EINVAL for other events. For code that drives its own
+ * non-blocking descriptor (a library's): try the call, wait on EAGAIN.
+ * The wake-up can be spurious (the poller is edge-triggered: try again). */
+int tt_fd_wait(tt_fd f, int events);
+int tt_fd_wait_until(tt_fd f, int events, int64_t deadline);
+int tt_fd_wait_ctx(tt_fd f, int events, tt_context *ctx);
+
+/* Read up to n bytes: how many (> 0), TT_EOF at end of stream,
+ * TT_ECONNRESET when the peer reset the connection. n == 0 returns 0. */
+int64_t tt_fd_read(tt_fd f, void *buf, size_t n);
+int64_t tt_fd_read_until(tt_fd f, void *buf, size_t n, int64_t deadline);
+int64_t tt_fd_read_ctx(tt_fd f, void *buf, size_t n, tt_context *ctx);
+/* Read exactly n bytes: n, or an error (TT_EOF when the stream ends
+ * first; the bytes read so far are in buf). */
+int64_t tt_fd_read_full(tt_fd f, void *buf, size_t n);
+int64_t tt_fd_read_full_until(tt_fd f, void *buf, size_t n, int64_t deadline);
+int64_t tt_fd_read_full_ctx(tt_fd f, void *buf, size_t n, tt_context *ctx);
+/* Write all n bytes: n, or an error (TT_ECONNRESET when the peer is gone;
+ * sockets never raise SIGPIPE). */
+int64_t tt_fd_write_all(tt_fd f, const void *buf, size_t n);
+int64_t tt_fd_write_all_until(tt_fd f, const void *buf, size_t n, int64_t deadline);
+int64_t tt_fd_write_all_ctx(tt_fd f, const void *buf, size_t n, tt_context *ctx);
+
+enum { TT_SHUT_RD = 1, TT_SHUT_WR = 2, TT_SHUT_RDWR = 3 };
+/* shutdown(2) a socket's reading and/or writing side (TT_SHUT_WR sends the
+ * peer EOF). TT_EINVAL for a bad `how`. */
+int tt_fd_shutdown(tt_fd f, int how);
+
+/* ---- TCP and Unix sockets ---- */
+
+enum { TT_TCP_REUSEADDR = 1, TT_TCP_REUSEPORT = 2 };
+/* Listen on host:port (host NULL or "" for every address; port "0" for
+ * one the kernel picks, see tt_sock_port). flags: TT_TCP_*. Any thread;
+ * names resolve on the blocking pool when called from a task. */
+int tt_tcp_listen(const char *host, const char *port, int flags, tt_fd *out);
+/* Accept a connection: 0 and *out, or the errors above. */
+int tt_tcp_accept(tt_fd l, tt_fd *out);
+int tt_tcp_accept_until(tt_fd l, tt_fd *out, int64_t deadline);
+int tt_tcp_accept_ctx(tt_fd l, tt_fd *out, tt_context *ctx);
+/* Connect to host:port, trying each address it resolves to:
+ * TT_ECONNREFUSED (nobody listens), TT_ERESOLVE (no such name),
+ * TT_ETIMEDOUT / TT_ECANCELED. Name resolution runs on the blocking pool
+ * (never on a worker) unless host is a numeric address; the deadline or
+ * context bounds the connect, not a resolution already started. */
+int tt_tcp_connect(const char *host, const char *port, tt_fd *out);
+int tt_tcp_connect_until(const char *host, const char *port, tt_fd *out, int64_t deadline);
+int tt_tcp_connect_ctx(const char *host, const char *port, tt_fd *out, tt_context *ctx);
+/* TCP_NODELAY on or off. */
+int tt_tcp_nodelay(tt_fd f, int on);
+/* SO_KEEPALIVE on or off; idle_seconds > 0 also sets the idle time and
+ * probe interval. */
+int tt_tcp_keepalive(tt_fd f, int on, int idle_seconds);
+/* The local port of a TCP socket (> 0), e.g. after listening on "0". */
+int tt_sock_port(tt_fd f);
+
+/* Unix stream sockets at a filesystem path (TT_EINVAL when it is too long;
+ * listen fails with TT_ESYS(EADDRINUSE) when the path exists). */
+int tt_unix_listen(const char *path, tt_fd *out);
+int tt_unix_connect(const char *path, tt_fd *out);
+int tt_unix_connect_until(const char *path, tt_fd *out, int64_t deadline);
+int tt_unix_connect_ctx(const char *path, tt_fd *out, tt_context *ctx);
+
+/* getaddrinfo without blocking a worker: from a task it runs on the
+ * blocking pool. 0 and *res (free it with freeaddrinfo), TT_ERESOLVE when
+ * the name does not resolve, TT_EINVAL for a NULL host and port. */
+struct addrinfo;
+int tt_getaddrinfo(const char *host, const char *port, int socktype, struct addrinfo **res);
+
+/* ---- Signals (Go's os/signal) ------------------------------------------
+ *
+ * Chosen signals arrive as values on a channel, or cancel a context,
+ * through a signalfd on the runtime's poller: no handler to write, no
+ * thread to start. The signals are blocked in the calling thread, and any
+ * thread of the runtime that takes one blocks it from then on, so the
+ * process must block them (pthread_sigmask) before it starts threads of
+ * its own: signalfd reads only signals that no thread takes. Send them to
+ * the process (kill(getpid(), s)), not to a thread. Bad signals (KILL,
+ * STOP, the faults SEGV/BUS/ILL/FPE/TRAP/SYS, URG which the runtime uses,
+ * glibc's own, out of range), NULL arguments and n <= 0 give TT_EINVAL;
+ * the signal tt_dump_on_signal has armed gives TT_EBUSY; TT_ENOTINIT /
+ * TT_ESHUTDOWN when the runtime is not running. Any thread.
+ */
+
+/* Deliver each of sigs[0..n-1] as an int on c (made with elem_size
+ * sizeof(int), else TT_EINVAL) with a non-blocking send: when c is full the
+ * signal is dropped, as Go does. Calling it again for c adds signals. The
+ * runtime holds a reference to c until tt_signal_stop or tt_shutdown. */
+int tt_signal_notify(tt_chan *c, const int *sigs, int n);
+/* No more deliveries on c once this returns; a signal no channel watches
+ * any more gets its previous disposition back and is unblocked in the
+ * calling thread (one sent meanwhile and not yet read is dropped).
+ * TT_ENOENT when c watches nothing, TT_EINVAL for NULL. */
+int tt_signal_stop(tt_chan *c);
+/* A child of parent (NULL: tt_background()) cancelled, with TT_ECANCELED
+ * and the cause "signal received", when one of sigs arrives. Cancelling it
+ * ends the watch: tt_context_release(*out) is Go's stop(), and a second
+ * signal after the first one has cancelled it gets the signal's old
+ * disposition (a second Ctrl-C ends the program). */
+int tt_signal_notify_ctx(tt_context *parent, const int *sigs, int n, tt_context **out);
 
 #ifdef __cplusplus
 }

@@ -66,16 +66,26 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a > 0 && b > 0) printf "%.2f", a 
 
 TABLE=$BUILD/visibility-table.md
 {
-  echo "| dump of 100,000 parked tasks | tether ms | Go ms | Go / tether |"
-  echo "|---|---|---|---|"
+  echo "| dump of 100,000 parked tasks | tether ms | Go ms | Go / tether | tether stall ms | Go stall ms |"
+  echo "|---|---|---|---|---|---|"
 } >"$TABLE"
 DRUNS=${BENCH_DUMP_RUNS:-3}
+stall() { sed -n 's/^RESULT name=[a-z0-9_]*_stall .* value=\([0-9.]*\) .*/\1/p'; }
+# dumps BIN FORMAT: DRUNS runs; the median dump time and the median stall.
+dumps() {
+  local out times=() stalls=()
+  for _ in $(seq "$DRUNS"); do
+    out=$("$1" "$2" 2>>"$LOGS/dump.err") || true
+    times+=("$(value <<<"$out")")
+    stalls+=("$(stall <<<"$out")")
+  done
+  echo "$(printf '%s\n' "${times[@]}" | median) $(printf '%s\n' "${stalls[@]}" | median)"
+}
 for f in debug2 debug1 pprof json; do
-  c=$(for _ in $(seq "$DRUNS"); do "$BUILD/bench/bench_dump" "$f" 2>>"$LOGS/dump.err" | value; done | median)
-  g="-"
-  [ "$f" != json ] &&
-    g=$(for _ in $(seq "$DRUNS"); do "$BUILD/go/dump" "$f" 2>>"$LOGS/dump.err" | value; done | median)
-  echo "| $f | $c | $g | $(ratio "$g" "$c") |" >>"$TABLE"
+  read -r c cs <<<"$(dumps "$BUILD/bench/bench_dump" "$f")"
+  g="-" gs="-"
+  [ "$f" != json ] && read -r g gs <<<"$(dumps "$BUILD/go/dump" "$f")"
+  echo "| $f | $c | $g | $(ratio "$g" "$c") | ${cs:--} | ${gs:--} |" >>"$TABLE"
 done
 
 # cost ROW "ENV..." BIN_WITH "ENV..." BIN_WITHOUT: run both RUNS times,

@@ -11,8 +11,9 @@
 #    with only one of them, see procs_of below), BENCH_RUNS times each
 #    (tether and Go alternately), takes the medians and prints a table:
 #    workload | procs | tether | Go | ratio | target | status.
-#    For times the ratio is Go/tether (higher is better for tether); for
-#    bytes/task it is tether/Go (lower is better); for `mutex` it is
+#    For times the ratio is Go/tether (higher is better for tether; for
+#    tcp_echo's ns/msg that is tether's messages/s over Go's); for
+#    bytes/task and bytes/conn it is tether/Go (lower is better); for `mutex` it is
 #    tether/pthread_mutex, both measured by the C program (`ref=` in its
 #    RESULT line), with Go's sync.Mutex beside them for reference.
 #
@@ -23,7 +24,7 @@
 #   BENCH_WORKLOADS="spawn_join yield skynet idle pingpong pingpong_xworker
 #                    buffered select2 threadring sieve fanout cancel_fanout
 #                    mutex mutex_contended timer context_cancel waitgroup
-#                    ticker"
+#                    ticker tcp_pingpong tcp_echo tcp_idle"
 #   BENCH_BUILD_DIR=build-bench
 #   GO=/usr/lib/go-1.19/bin/go
 #
@@ -42,7 +43,7 @@ BUILD=${BENCH_BUILD_DIR:-build-bench}
 RUNS=${BENCH_RUNS:-5}
 TIMEOUT=${BENCH_TIMEOUT:-60}
 PROCS_LIST=${BENCH_PROCS:-"1 2"}
-WORKLOADS=${BENCH_WORKLOADS:-"spawn_join yield skynet idle pingpong pingpong_xworker buffered select2 threadring sieve fanout cancel_fanout mutex mutex_contended timer context_cancel waitgroup ticker"}
+WORKLOADS=${BENCH_WORKLOADS:-"spawn_join yield skynet idle pingpong pingpong_xworker buffered select2 threadring sieve fanout cancel_fanout mutex mutex_contended timer context_cancel waitgroup ticker tcp_pingpong tcp_echo tcp_idle"}
 GO=${GO:-/usr/lib/go-1.19/bin/go}
 JOBS=$(nproc 2>/dev/null || echo 2)
 
@@ -193,9 +194,11 @@ unit_of() {
   case $1 in
   spawn_join | yield | pingpong | pingpong_xworker | buffered | select2 | threadring | \
     fanout | cancel_fanout | mutex | mutex_contended | timer | context_cancel | waitgroup | \
-    ticker) echo "ns/op" ;;
+    ticker | tcp_pingpong) echo "ns/op" ;;
+  tcp_echo) echo "ns/msg" ;;
   skynet | sieve) echo "ms" ;;
   idle) echo "bytes/task" ;;
+  tcp_idle) echo "bytes/conn" ;;
   *) echo "?" ;;
   esac
 }
@@ -203,11 +206,11 @@ unit_of() {
 # procs_of <workload>: the worker counts it runs with (those of BENCH_PROCS it
 # supports). pingpong_xworker and mutex_contended are about two workers; the
 # timer, the uncontended mutex and context make+cancel (one task each, nothing
-# for a second worker to do) run on one.
+# for a second worker to do) run on one. tcp_echo is specified at 2 workers.
 procs_of() {
   local want p out=""
   case $1 in
-  pingpong_xworker | mutex_contended) want="2" ;;
+  pingpong_xworker | mutex_contended | tcp_echo) want="2" ;;
   timer | mutex | context_cancel) want="1" ;;
   *) want=$PROCS_LIST ;;
   esac
@@ -218,7 +221,8 @@ procs_of() {
 }
 
 # target <workload> <procs> -> "kind|threshold|text"; kind: speedup,
-# maxbytes, maxref (tether / the program's ref= value), none
+# maxbytes, maxgo (tether / Go at most), maxref (tether / the program's
+# ref= value), none
 target_of() {
   case "$1:$2" in
   spawn_join:*) echo "speedup|3|>= 3x faster than Go" ;;
@@ -228,6 +232,9 @@ target_of() {
   buffered:* | select2:* | cancel_fanout:*) echo "speedup|2|>= 2x faster than Go" ;;
   threadring:*) echo "speedup|2.5|>= 2.5x faster than Go" ;;
   mutex:*) echo "maxref|1.2|within 1.2x of pthread_mutex (same program)" ;;
+  tcp_pingpong:*) echo "speedup|1|>= Go's speed" ;;
+  tcp_echo:*) echo "speedup|1.3|>= 1.3x Go's messages/s" ;;
+  tcp_idle:*) echo "maxgo|1|<= Go's bytes per connection" ;;
   *) echo "none||-" ;;
   esac
 }
@@ -311,7 +318,7 @@ for w in $WORKLOADS; do
         ratio=$(awk -v t="$tmed" -v r="$rmed" 'BEGIN { if (r > 0) printf "%.2f (tether/pthread %s ns/op)", t / r, r; else print "-" }')
       fi
     elif [ -n "$tmed" ] && [ -n "$gmed" ]; then
-      if [ "$unit" = "bytes/task" ]; then
+      if [ "${unit#bytes/}" != "$unit" ]; then
         ratio=$(awk -v t="$tmed" -v g="$gmed" 'BEGIN { if (g > 0) printf "%.2f (tether/Go)", t / g; else print "-" }')
       else
         ratio=$(awk -v t="$tmed" -v g="$gmed" 'BEGIN { if (t > 0) printf "%.2fx (Go/tether)", g / t; else print "-" }')
@@ -325,6 +332,10 @@ for w in $WORKLOADS; do
     maxbytes)
       if [ -n "$tmed" ]; then
         status=$(awk -v t="$tmed" -v k="$thr" 'BEGIN { print (t <= k) ? "met" : "NOT met" }')
+      else status="unknown (error)"; fi ;;
+    maxgo)
+      if [ -n "$tmed" ] && [ -n "$gmed" ]; then
+        status=$(awk -v t="$tmed" -v g="$gmed" -v k="$thr" 'BEGIN { print (g > 0 && t / g <= k) ? "met" : "NOT met" }')
       else status="unknown (error)"; fi ;;
     maxref)
       if [ -n "$tmed" ] && [ -n "$rmed" ]; then

@@ -2,16 +2,31 @@
 # Check (and, as root, install) the Debian packages that tether's build, tests,
 # benchmarks and linters need.
 #
-#   scripts/deps.sh [FEATURE...]     FEATURE: build test go lint clang all
+#   scripts/deps.sh [FEATURE...]     FEATURE: build test go httpbench lint clang browser
+#                                    metrics all
 #                                    (default: build test)
 #
 #   build  cmake, make, gcc (with its sanitizer runtimes), libc6-dev, pkg-config,
 #          libdw-dev (stack symbolization) and zlib1g-dev (gzipped pprof)
 #   test   build + git, setarch (TSan fallback), and what scripts/test-install.sh
-#          uses (pkg-config, mktemp, readelf)
-#   go     Go 1.19 for the Go side of the benchmarks (/usr/lib/go-1.19/bin/go)
+#          uses (pkg-config, mktemp, readelf); libhttp-parser-dev (the oracle
+#          test_http_oracle checks the HTTP parser against) and clang (the
+#          HTTP parser's fuzz smoke, scripts/fuzz-http.sh), nodejs (checks the
+#          live task page's script and reads its JSON in test_http_tasks), jq
+#          and GNU time (tether-leaks' tests)
+#   go     Go 1.19 for the Go side of the benchmarks (/usr/lib/go-1.19/bin/go),
+#          and panicparse and goleak, whose stack parsers the dump tests run
+#   httpbench  wrk, curl and Go 1.19 for scripts/bench-http.sh (the HTTP server
+#          beside Go's net/http)
+#   panicparse  Debian's panicparse library (scripts/bench-analyzer.sh)
 #   lint   clang-format, clang-tidy
-#   clang  clang (optional second compiler: make CC=clang ...)
+#   clang  clang (optional second compiler: make CC=clang ...; libFuzzer for
+#          scripts/fuzz-analyzer.sh)
+#   metrics  Python 3 and Prometheus' Python client, whose text-format parser
+#          reads /metrics in tests/http_debug/run.sh
+#   browser  Chromium, ChromeDriver, Node.js and npm (the HTML report test of
+#          tools/tether-leaks and the live task page's test drive Chromium with
+#          playwright-core from npm)
 #   aarch64  the aarch64 cross compiler and qemu-user (scripts/test-aarch64.sh)
 #   all    all of the above
 #
@@ -84,10 +99,31 @@ check_test() {
   need_cmd setarch util-linux
   need_cmd mktemp coreutils
   need_cmd readelf binutils
+  need_file /usr/include/http_parser.h libhttp-parser-dev
+  need_cmd node nodejs
+  check_clang
+  need_cmd jq jq
+  need_file /usr/bin/time time
 }
 
 check_go() {
   need_file /usr/lib/go-1.19/bin/go golang-1.19-go
+  # Go's stack parsers, built in GOPATH mode by tests/gotools/run.sh.
+  need_file /usr/share/gocode/src/github.com/maruel/panicparse/v2/stack \
+    golang-github-maruel-panicparse-dev
+  need_file /usr/share/gocode/src/go.uber.org/goleak/internal/stack/stacks.go \
+    golang-uber-goleak-dev
+}
+
+check_httpbench() {
+  need_cmd wrk wrk
+  need_cmd curl curl
+  need_cmd python3 python3
+  need_file /usr/lib/go-1.19/bin/go golang-1.19-go
+}
+
+check_panicparse() {
+  pkg_installed golang-github-maruel-panicparse-dev || need_pkg golang-github-maruel-panicparse-dev
 }
 
 check_lint() {
@@ -97,6 +133,18 @@ check_lint() {
 
 check_clang() {
   need_cmd clang clang
+}
+
+check_metrics() {
+  need_file /usr/bin/python3 python3
+  need_file /usr/lib/python3/dist-packages/prometheus_client/parser.py python3-prometheus-client
+}
+
+check_browser() {
+  need_file /usr/bin/chromium chromium
+  need_file /usr/bin/chromedriver chromium-driver
+  need_cmd node nodejs
+  need_cmd npm npm
 }
 
 check_aarch64() {
@@ -113,9 +161,13 @@ for f in "${features[@]}"; do
     lint) check_lint ;;
     clang) check_clang ;;
     aarch64) check_aarch64 ;;
-    all) check_test; check_go; check_lint; check_clang ;;
+    browser) check_browser ;;
+    metrics) check_metrics ;;
+    panicparse) check_panicparse ;;
+    httpbench) check_httpbench ;;
+    all) check_test; check_go; check_httpbench; check_lint; check_clang; check_browser; check_metrics ;;
     -h | --help) usage ;;
-    *) echo "deps.sh: unknown feature '$f' (build, test, go, lint, clang, all)" >&2; exit 2 ;;
+    *) echo "deps.sh: unknown feature '$f' (build, test, go, httpbench, lint, clang, aarch64, browser, metrics, panicparse, all)" >&2; exit 2 ;;
   esac
 done
 

@@ -6,7 +6,11 @@
 #   2. CMake: find_package(tether CONFIG REQUIRED) + tether::tether (static),
 #      and tether::tether_shared
 #
-# then run each consumer and check its output.
+# then run each consumer and check its output; and
+#
+#   3. a fresh clone of the repository's HEAD, where `make demo` (README's
+#      first command) is the only build before `cmake --install build`: the
+#      install must find everything it installs (TT_SKIP_CLONE=1 skips it).
 #
 #   scripts/test-install.sh [BUILD_DIR]      (default: build; configured and
 #                                             built here if it is not yet)
@@ -41,6 +45,14 @@ log="$tmp/log"
 unset PKG_CONFIG_PATH PKG_CONFIG_LIBDIR CMAKE_PREFIX_PATH LD_LIBRARY_PATH tether_DIR || true
 
 cmake --install "$build" --prefix "$prefix" >"$tmp/install.log"
+
+# The leak analyzer is installed with the library and runs from there.
+if [ ! -x "$prefix/bin/tether-leaks" ]; then
+  echo "FAIL: tether-leaks is not installed in $prefix/bin" >&2
+  exit 1
+fi
+printf 'goroutine 7 [chan send]:\nmain.f()\n\t/a.go:3 +0x1\n' | "$prefix/bin/tether-leaks" |
+  grep -q 'abandoned sender' || { echo "FAIL: the installed tether-leaks did not run" >&2; exit 1; }
 
 # ---- The consumer program -----------------------------------------------------
 
@@ -143,6 +155,10 @@ test_pkgconfig() {
   libs=$(pkg-config --libs tether 2>"$log") || return 1
   libdir=$(pkg-config --variable=libdir tether 2>"$log") || return 1
   case " $libs " in *" -pthread "*) ;; *) echo "Libs lacks -pthread: $libs" >"$log"; return 1 ;; esac
+  local flag
+  for flag in -g -fno-omit-frame-pointer -fno-optimize-sibling-calls -fstack-clash-protection; do
+    case " $cflags " in *" $flag "*) ;; *) echo "Cflags lacks $flag: $cflags" >"$log"; return 1 ;; esac
+  done
   # shellcheck disable=SC2086 # cflags and libs are lists of words
   cc -std=c11 -Wall -Wextra -Werror -o "$tmp/consumer-pc" "$tmp/src/consumer.c" \
     $cflags $libs >"$log" 2>&1 || return 1
@@ -193,6 +209,47 @@ EOF
 if test_pkgconfig; then pass "pkg-config (shared library)"; else fail "pkg-config (shared library)"; fi
 : >"$log"
 if test_cmake; then pass "CMake find_package (tether::tether, tether::tether_shared)"; else fail "CMake find_package (tether::tether, tether::tether_shared)"; fi
+
+
+# ---- 3. make demo, then install, in a fresh clone ----------------------------------
+
+test_demo_then_install() {
+  if ! git -C "$root" rev-parse --verify -q HEAD >/dev/null; then
+    echo "$root is not a git checkout" >"$log"
+    return 1
+  fi
+  git clone -q --no-hardlinks "$root" "$tmp/clone" >"$log" 2>&1 || return 1
+  # The clone shares nothing with $build: what install needs, make demo built.
+  if ! (cd "$tmp/clone" && make demo) >"$tmp/demo.log" 2>&1; then
+    { echo "make demo failed:"; tail -30 "$tmp/demo.log"; } >"$log"
+    return 1
+  fi
+  cmake --install "$tmp/clone/build" --prefix "$tmp/prefix-demo" >"$log" 2>&1 || return 1
+  local libdir lib
+  libdir=$(dirname "$(find "$tmp/prefix-demo" -name libtether.a -print -quit)")
+  for lib in libtether.a "libtether.so.$version" "libtether.so.$major" libtether.so; do
+    if [ ! -e "$libdir/$lib" ]; then
+      echo "after make demo, cmake --install did not install $lib in $libdir" >>"$log"
+      return 1
+    fi
+  done
+  # The installed copy works, linked as README's "Install and link" says:
+  # pkg-config and an rpath to the non-system prefix, no LD_LIBRARY_PATH.
+  PKG_CONFIG_PATH=$(dirname "$(find "$tmp/prefix-demo" -name tether.pc -print -quit)")
+  export PKG_CONFIG_PATH
+  # shellcheck disable=SC2046 # a list of words
+  cc -std=c11 -Wall -Wextra -Werror -o "$tmp/consumer-demo" "$tmp/src/consumer.c" \
+    $(pkg-config --cflags --libs tether) -Wl,-rpath,"$(pkg-config --variable=libdir tether)" \
+    >"$log" 2>&1 || return 1
+  check_output consumer-demo "$tmp/consumer-demo"
+}
+
+if [ -n "${TT_SKIP_CLONE:-}" ]; then
+  echo "install test: SKIP make demo then install in a fresh clone (TT_SKIP_CLONE set)"
+else
+  : >"$log"
+  if test_demo_then_install; then pass "make demo, then cmake --install (fresh clone)"; else fail "make demo, then cmake --install (fresh clone)"; fi
+fi
 
 echo "install test: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

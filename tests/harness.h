@@ -145,18 +145,20 @@ static inline __attribute__((unused)) long tt_test_failures(void) {
 /* Scale a workload size: /200 under TSan (1M -> 5k: TSan counts every task
  * as a fiber, i.e. a thread, and dies past 8128 of them), /10 under ASan
  * (1M -> 100k), then times $TT_TEST_SCALE if set. Never below `min`. */
+/* $TT_TEST_SCALE, or 1 when unset or not a positive number (`make stress`
+ * sets it to run the stress tests longer). */
+static inline __attribute__((unused)) double tt_test_scale_env(void) {
+  const char *env = getenv("TT_TEST_SCALE");
+  double e = env && *env ? strtod(env, NULL) : 1.0;
+  return e > 0 ? e : 1.0;
+}
+
 static inline __attribute__((unused)) long tt_test_scale_min(long n, long min) {
-  double s = 1.0;
+  double s = tt_test_scale_env();
   if (TT_TEST_TSAN)
     s /= 200.0;
   else if (TT_TEST_ASAN)
     s /= 10.0;
-  const char *env = getenv("TT_TEST_SCALE");
-  if (env && *env) {
-    double e = strtod(env, NULL);
-    if (e > 0)
-      s *= e;
-  }
   long r = (long)((double)n * s);
   if (r < min)
     r = min;

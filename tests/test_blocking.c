@@ -181,6 +181,194 @@ static void test_many_calls(void) {
   CHECK_EQ(tt_wg_free(wg), TT_OK);
 }
 
+/* ---- quick calls are never starved by blocked ones ------------------------------------------ */
+
+/* A call that blocks until released (a read nobody answers), and quick calls
+ * submitted right beside it: each quick call must get a helper of its own
+ * even when the pool has a single idle helper that has not woken yet. */
+static atomic_int g_race_release;
+static atomic_long g_race_quick_done, g_race_blocked_done;
+
+static void race_blocked_fn(void *arg) {
+  (void)arg;
+  int64_t end = tt_test_mono_ns() + TT_MS(60000);
+  while (!atomic_load(&g_race_release) && tt_test_mono_ns() < end)
+    tt_test_sleep_ns(TT_US(100));
+}
+
+static void race_quick_fn(void *arg) { (void)arg; }
+
+static void race_blocked_task(void *arg) {
+  (void)arg;
+  CHECK_EQ(tt_blocking(race_blocked_fn, NULL), TT_OK);
+  atomic_fetch_add(&g_race_blocked_done, 1);
+}
+
+static void race_quick_task(void *arg) {
+  (void)arg;
+  CHECK_EQ(tt_blocking(race_quick_fn, NULL), TT_OK);
+  atomic_fetch_add(&g_race_quick_done, 1);
+}
+
+/* Wait (parked) until *counter reaches want or timeout_ns passes. */
+static int await_count(atomic_long *counter, long want, int64_t timeout_ns) {
+  int64_t end = tt_test_mono_ns() + timeout_ns;
+  while (atomic_load(counter) < want && tt_test_mono_ns() < end)
+    tt_sleep(TT_US(200));
+  return atomic_load(counter) >= want;
+}
+
+/* One cycle on a fresh pool: each round adds a call that stays blocked and
+ * submits quick calls right beside it, so the pool keeps only a helper or
+ * two idle while jobs arrive faster than they wake. Before the fix the
+ * pool started no helper while one was idle, and a quick call queued
+ * behind a blocked one waited until the blocked calls were released. */
+static void race_main(void *arg) {
+  (void)arg;
+  enum { ROUNDS = 24, QUICK = 2 };
+  atomic_store(&g_race_release, 0);
+  atomic_store(&g_race_quick_done, 0);
+  atomic_store(&g_race_blocked_done, 0);
+  int stuck = 0;
+  for (long r = 0; r < ROUNDS && !stuck; r++) {
+    CHECK(tt_go(race_blocked_task, NULL) > 0);
+    for (int i = 0; i < QUICK; i++)
+      CHECK(tt_go(race_quick_task, NULL) > 0);
+    /* the quick calls finish while every blocked call still holds a helper */
+    stuck = !await_count(&g_race_quick_done, (r + 1) * QUICK, TT_MS(10000));
+    CHECK_MSG(!stuck,
+              "round %ld: a quick tt_blocking call waited behind blocked ones although the "
+              "pool had room (%ld of %ld quick calls done)",
+              r, atomic_load(&g_race_quick_done), (r + 1) * QUICK);
+    CHECK_EQ(atomic_load(&g_race_blocked_done), 0);
+  }
+  atomic_store(&g_race_release, 1);
+  long rounds = atomic_load(&g_race_quick_done) / QUICK;
+  CHECK(await_count(&g_race_blocked_done, rounds + stuck, TT_MS(60000)));
+  CHECK(await_count(&g_race_quick_done, (rounds + stuck) * QUICK, TT_MS(60000)));
+  /* let the tasks that reported finish exiting before the runtime stops */
+  while (tt_num_tasks() > 1)
+    tt_sleep(TT_MS(1));
+}
+
+/* ---- bounded calls: tt_blocking_until, tt_blocking_ctx ----------------------------------------
+ */
+
+/* The call's state lives on the heap: it outlives the task's wait. */
+typedef struct {
+  atomic_int started, release, finished;
+} slow_call;
+
+static void slow_fn(void *arg) {
+  slow_call *s = arg;
+  atomic_store(&s->started, 1);
+  int64_t end = tt_test_mono_ns() + TT_MS(30000);
+  while (!atomic_load(&s->release) && tt_test_mono_ns() < end)
+    tt_test_sleep_ns(TT_US(200));
+  atomic_store(&s->finished, 1);
+}
+
+static void await_flag(atomic_int *flag) {
+  int64_t end = tt_test_mono_ns() + TT_MS(30000);
+  while (!atomic_load(flag) && tt_test_mono_ns() < end)
+    tt_sleep(TT_MS(1));
+  CHECK(atomic_load(flag));
+}
+
+static tt_context *g_cancel_me;
+static void canceller(void *arg) {
+  (void)arg;
+  tt_sleep(TT_MS(30));
+  tt_cancel(g_cancel_me);
+}
+
+static void test_bounded(void) {
+  /* the deadline passes while fn still runs: the task stops waiting */
+  slow_call *s = calloc(1, sizeof *s);
+  int64_t t0 = tt_test_mono_ns();
+  CHECK_EQ(tt_blocking_until(slow_fn, s, tt_now() + TT_MS(50)), TT_ETIMEDOUT);
+  int64_t took = tt_test_mono_ns() - t0;
+  CHECK_MSG(took >= TT_MS(45) && took < TT_MS(10000), "returned after %.3f s", took / 1e9);
+  CHECK_EQ(atomic_load(&s->finished), 0); /* fn is still running, on its own */
+  atomic_store(&s->release, 1);
+  await_flag(&s->finished); /* its return touches nothing of ours */
+  tt_sleep(TT_MS(5));
+  free(s);
+
+  /* fn returns first: 0 */
+  s = calloc(1, sizeof *s);
+  atomic_store(&s->release, 1);
+  CHECK_EQ(tt_blocking_until(slow_fn, s, tt_now() + TT_MS(30000)), TT_OK);
+  CHECK_EQ(atomic_load(&s->finished), 1);
+  CHECK_EQ(tt_blocking_until(slow_fn, s, TT_NO_DEADLINE), TT_OK);
+  free(s);
+
+  /* a context cancelled while fn runs */
+  s = calloc(1, sizeof *s);
+  g_cancel_me = tt_with_cancel(NULL);
+  CHECK(tt_go(canceller, NULL) > 0);
+  CHECK_EQ(tt_blocking_ctx(slow_fn, s, g_cancel_me), TT_ECANCELED);
+  CHECK_EQ(atomic_load(&s->started), 1);
+  CHECK_EQ(atomic_load(&s->finished), 0);
+  atomic_store(&s->release, 1);
+  await_flag(&s->finished);
+  tt_sleep(TT_MS(5));
+  free(s);
+  /* ...and one already done: fn never starts */
+  s = calloc(1, sizeof *s);
+  CHECK_EQ(tt_blocking_ctx(slow_fn, s, g_cancel_me), TT_ECANCELED);
+  CHECK_EQ(tt_context_release(g_cancel_me), TT_OK);
+  /* a context's deadline bounds the call too */
+  tt_context *tmo = tt_with_timeout(NULL, TT_MS(40));
+  CHECK_EQ(tt_blocking_ctx(slow_fn, s, tmo), TT_ETIMEDOUT);
+  CHECK_EQ(tt_context_release(tmo), TT_OK);
+  atomic_store(&s->release, 1);
+  await_flag(&s->finished);
+  tt_sleep(TT_MS(5));
+  free(s);
+  s = calloc(1, sizeof *s);
+  CHECK_EQ(tt_blocking_until(slow_fn, s, tt_now() - 1), TT_ETIMEDOUT); /* already past */
+  tt_sleep(TT_MS(20));
+  CHECK_EQ(atomic_load(&s->started), 0);
+  free(s);
+
+  CHECK_EQ(tt_blocking_until(NULL, NULL, TT_NO_DEADLINE), TT_EINVAL);
+  CHECK_EQ(tt_blocking_ctx(NULL, NULL, tt_background()), TT_EINVAL);
+  CHECK_EQ(tt_blocking_ctx(slow_fn, NULL, NULL), TT_EINVAL);
+}
+
+/* A pool of one helper: a second call queues behind a blocked one. */
+static void one_helper_main(void *arg) {
+  (void)arg;
+  slow_call *s = calloc(1, sizeof *s);
+  tt_context *ctx = tt_with_timeout(NULL, TT_MS(60));
+  CHECK_EQ(tt_blocking_ctx(slow_fn, s, ctx), TT_ETIMEDOUT); /* its helper stays busy */
+  tt_context_release(ctx);
+  slow_call *q = calloc(1, sizeof *q);
+  atomic_store(&q->release, 1);
+  CHECK_EQ(tt_blocking_until(slow_fn, q, tt_now() + TT_MS(100)), TT_ETIMEDOUT);
+  CHECK_EQ(atomic_load(&q->started), 0); /* queued: the only helper is taken */
+  atomic_store(&s->release, 1);
+  await_flag(&q->finished); /* then it runs */
+  tt_sleep(TT_MS(5));
+  free(s);
+  free(q);
+}
+
+static void test_pool_size_config(void) {
+  setenv("TT_BLOCKING_MAX", "4097", 1);
+  CHECK_EQ(tt_init(NULL), TT_EINVAL);
+  setenv("TT_BLOCKING_MAX", "0", 1);
+  CHECK_EQ(tt_init(NULL), TT_EINVAL);
+  setenv("TT_BLOCKING_MAX", "x", 1);
+  CHECK_EQ(tt_init(NULL), TT_EINVAL);
+  setenv("TT_BLOCKING_MAX", "1", 1);
+  CHECK_EQ(tt_init(&(tt_config){2, 0}), TT_OK);
+  CHECK_EQ(tt_main(one_helper_main, NULL), TT_OK);
+  CHECK_EQ(tt_shutdown(), TT_OK);
+  unsetenv("TT_BLOCKING_MAX");
+}
+
 /* fn may itself use the runtime's non-task API (spawn a task, plain-thread wait) */
 static atomic_int g_nested_ran;
 static void nested_child(void *arg) {
@@ -201,6 +389,7 @@ static void blocking_main(void *arg) {
   test_runs_off_worker();
   test_syscall_state();
   test_many_calls();
+  test_bounded();
   CHECK_EQ(tt_blocking(spawning_fn, NULL), TT_OK);
   CHECK_EQ(atomic_load(&g_nested_ran), 1);
 }
@@ -211,6 +400,16 @@ int main(void) {
   RUN_MAIN(2, blocking_main, NULL);
   RUN_MAIN(1, one_worker_main, NULL);
   RUN_MAIN(1, blocking_main, NULL);
+  test_pool_size_config();
+  CHECK_EQ(tt_blocking_until(slow_fn, NULL, TT_NO_DEADLINE), TT_ENOTASK);
+  long cycles = tt_test_scale_min(60, 8);
+  int64_t t0 = tt_test_mono_ns();
+  for (long c = 0; c < cycles && !tt_test_failures(); c++) {
+    RUN_MAIN(2, race_main, NULL);
+    RUN_MAIN(1, race_main, NULL);
+  }
+  NOTE("%ld cycles of quick tt_blocking calls beside blocked ones in %.3f s", cycles,
+       (tt_test_mono_ns() - t0) / 1e9);
   CHECK_EQ(tt_num_tasks(), 0);
   return TEST_REPORT();
 }

@@ -34,6 +34,26 @@ static void cycle_main(void *arg) {
   tt_wg_wait(wg);
 }
 
+/* A task that makes a channel and drops it as it exits: under
+ * TT_LEAKCHECK that is an event, which starts the background checker's
+ * thread just as the last worker goes idle. */
+static void drop_and_exit(void *arg) {
+  (void)arg;
+  tt_chan *c = tt_chan_make(sizeof(int), 1);
+  tt_chan_unref(c);
+}
+
+static void cycle_event_main(void *arg) {
+  (void)arg;
+  g_a = tt_chan_make(sizeof(int), 0);
+  g_b = tt_chan_make(sizeof(int), 0);
+  tt_wg *wg = tt_wg_make();
+  tt_wg_go(wg, pass_a_to_b, NULL);
+  tt_wg_go(wg, pass_b_to_a, NULL);
+  tt_go(drop_and_exit, NULL);
+  tt_wg_wait(wg);
+}
+
 static void on_alarm(int sig) {
   (void)sig;
   _exit(7); /* report mode: the deadlock stays, the test ends it */
@@ -94,11 +114,28 @@ static void blocking_main(void *arg) {
   tt_chan_recv(g_a, &v);
 }
 
+static void apply_test_env(void) {
+  const char *list = getenv("TT_TEST_ENV");
+  if (!list)
+    return;
+  char *copy = strdup(list), *save = NULL;
+  for (char *kv = strtok_r(copy, " ", &save); kv; kv = strtok_r(NULL, " ", &save)) {
+    char *eq = strchr(kv, '=');
+    if (eq) {
+      *eq = '\0';
+      setenv(kv, eq + 1, 1);
+    }
+  }
+  free(copy);
+}
+
 static int child(const char *mode) {
-  if (strcmp(mode, "--cycle") == 0) {
+  apply_test_env();
+  if (strcmp(mode, "--cycle") == 0 || strcmp(mode, "--cycle-event") == 0) {
     signal(SIGALRM, on_alarm);
     alarm(3);
-    return tt_main(cycle_main, NULL) == 0 ? 0 : 1;
+    tt_fn fn = strcmp(mode, "--cycle") == 0 ? cycle_main : cycle_event_main;
+    return tt_main(fn, NULL) == 0 ? 0 : 1;
   }
   if (strcmp(mode, "--thread") == 0) {
     if (tt_init(NULL) != 0)
@@ -125,9 +162,13 @@ static int count(const char *hay, const char *needle) {
   return n;
 }
 
+/* env: one or more KEY=VALUE separated by spaces; the child sets them
+ * (tt_test_run_self replaces a single variable: TT_TEST_ENV carries them). */
 static void run(const char *mode, const char *env, char **err, int *status) {
   *err = NULL;
-  CHECK_EQ(tt_test_run_self("test_deadlock", mode, env, err, status), 0);
+  char kv[256];
+  snprintf(kv, sizeof kv, "TT_TEST_ENV=%s", env);
+  CHECK_EQ(tt_test_run_self("test_deadlock", mode, kv, err, status), 0);
   if (!*err)
     *err = strdup("");
 }
@@ -157,10 +198,41 @@ int main(int argc, char **argv) {
     CHECK(strstr(err, "TT_DEADLOCK=abort") != NULL);
     free(err);
 
-    NOTE("a cycle, TT_DEADLOCK=report (the default): said once");
-    run("--cycle", "TT_PROCS=2", &err, &status);
+    /* The default: Go's "fatal error: all goroutines are asleep", exit
+     * status 2 from the program in tt_main. Several runs at both worker
+     * counts, with and without the leak checker's background thread
+     * (which starts lazily, just as the last worker goes idle). */
+    static const char *const exit_envs[] = {
+        "TT_PROCS=1",
+        "TT_PROCS=2",
+        "TT_PROCS=1 TT_LEAKCHECK=report",
+        "TT_PROCS=2 TT_LEAKCHECK=report",
+        "TT_PROCS=2 TT_DEADLOCK=exit TT_LEAKCHECK=record",
+    };
+    int runs = TT_TEST_ASAN ? 3 : 6;
+    for (size_t e = 0; e < sizeof exit_envs / sizeof *exit_envs; e++) {
+      NOTE("a cycle, %s: reported, exit status 2 (%d runs)", exit_envs[e], runs);
+      for (int r = 0; r < runs; r++) {
+        run(r % 2 ? "--cycle-event" : "--cycle", exit_envs[e], &err, &status);
+        CHECK_MSG(WIFEXITED(status) && WEXITSTATUS(status) == 2, "%s run %d: status 0x%x\n%s",
+                  exit_envs[e], r, status, err);
+        CHECK_MSG(count(err, "tether: all tasks are asleep - deadlock!") == 1, "%s run %d:\n%s",
+                  exit_envs[e], r, err);
+        CHECK(count(err, "[chan receive") >= 2); /* "(leaked)" under TT_LEAKCHECK */
+        free(err);
+      }
+    }
+
+    NOTE("a cycle, TT_DEADLOCK=report: said once, then the program stays");
+    run("--cycle", "TT_PROCS=2 TT_DEADLOCK=report", &err, &status);
     CHECK_MSG(WIFEXITED(status) && WEXITSTATUS(status) == 7, "status 0x%x\n%s", status, err);
     CHECK_EQ(count(err, "all tasks are asleep - deadlock!"), 1);
+    free(err);
+
+    NOTE("a cycle, TT_DEADLOCK=report TT_LEAKCHECK=report: said once");
+    run("--cycle", "TT_PROCS=2 TT_DEADLOCK=report TT_LEAKCHECK=report", &err, &status);
+    CHECK_MSG(WIFEXITED(status) && WEXITSTATUS(status) == 7, "status 0x%x\n%s", status, err);
+    CHECK_MSG(count(err, "all tasks are asleep - deadlock!") == 1, "%s", err);
     free(err);
 
     NOTE("TT_DEADLOCK=off");

@@ -44,10 +44,34 @@ static void locker_task(void *arg) {
   tt_mutex_unlock(&g_mu);
 }
 
+/* A call the compiler must inline: its frame shows only through the
+ * DWARF inline scopes, at the line inside it, and the task's own frame at
+ * the line of the inlined call. */
+static int g_inlined_line, g_inlined_call_line;
+static inline __attribute__((always_inline)) void inlined_wait(void) {
+  int v;
+  g_inlined_line = __LINE__ + 1;
+  tt_chan_recv(g_never, &v);
+}
+
+static void inliner_task(void *arg) {
+  (void)arg;
+  g_inlined_call_line = __LINE__ + 1;
+  inlined_wait();
+  CHECK(arg == NULL); /* not a tail call: keeps this frame */
+}
+
+/* A call that is mostly prologue and return: a sample often lands where
+ * its frame pointer is not set up yet, or no longer. */
+static volatile int g_tiny_sink;
+__attribute__((noinline)) static void tiny_call(void) {
+  g_tiny_sink = 1;
+}
+
 static void spinner_task(void *arg) {
   (void)arg;
-  while (!atomic_load(&g_spin_stop)) {
-  }
+  while (!atomic_load(&g_spin_stop))
+    tiny_call();
 }
 
 /* ---- a parser of Go's debug=2 grammar ------------------------------------ */
@@ -197,7 +221,7 @@ __attribute__((noinline)) static char *dump_string(tt_dump_format format) {
 
 /* ---- the scenario -------------------------------------------------------- */
 
-static int64_t g_main_id, g_recv_id, g_lock_id, g_spin_id, g_sleep_ids[NSLEEPERS];
+static int64_t g_main_id, g_recv_id, g_lock_id, g_spin_id, g_inliner_id, g_sleep_ids[NSLEEPERS];
 
 __attribute__((noinline)) static void check_debug2(void) {
   NOTE("debug=2 dump");
@@ -221,6 +245,11 @@ __attribute__((noinline)) static void check_debug2(void) {
       CHECK_STREQ(f->file, __FILE__);
       CHECK_EQ(f->line, g_recv_line);
     }
+    /* the user's frame comes first, as in Go: the runtime's are hidden */
+    CHECK_MSG(b->nframes > 0 && strcmp(b->frames[0].func, "receiver_task") == 0,
+              "the first frame must be the user's:\n%s", text);
+    CHECK_MSG(strstr(text, "/src/sync/") == NULL && strstr(text, "/src/core/") == NULL,
+              "runtime frames shown:\n%s", text);
     /* the task's entry is its last frame: the runtime's trampoline is cut */
     CHECK(b->nframes > 0 && strcmp(b->frames[b->nframes - 1].func, "receiver_task") == 0);
     CHECK_STREQ(b->created_by, "scenario_main");
@@ -238,6 +267,21 @@ __attribute__((noinline)) static void check_debug2(void) {
     CHECK(f != NULL && f->line == g_sleep_line);
     CHECK_EQ(b->created_line, g_sleep_spawn_line);
   }
+  b = block_of(&d, g_inliner_id);
+  CHECK(b != NULL);
+  if (b) {
+    /* Go's traceback shows an inlined call as a frame of its own: the
+     * inlined function at its line, then its caller at the call's line. */
+    CHECK_MSG(b->nframes >= 2 && strcmp(b->frames[0].func, "inlined_wait") == 0 &&
+                  strcmp(b->frames[1].func, "inliner_task") == 0,
+              "inlined frames:\n%s", text);
+    if (b->nframes >= 2) {
+      CHECK_STREQ(b->frames[0].file, __FILE__);
+      CHECK_EQ(b->frames[0].line, g_inlined_line);
+      CHECK_STREQ(b->frames[1].file, __FILE__);
+      CHECK_EQ(b->frames[1].line, g_inlined_call_line);
+    }
+  }
   b = block_of(&d, g_lock_id);
   CHECK(b != NULL);
   if (b) {
@@ -249,9 +293,13 @@ __attribute__((noinline)) static void check_debug2(void) {
     b = block_of(&d, g_spin_id);
     CHECK(b != NULL);
     if (b) {
+      /* its own thread sampled its stack: the loop it spins in */
       CHECK_STREQ(b->status, "running");
-      CHECK_EQ(b->unavailable, 1);
-      CHECK_EQ(b->nframes, 0);
+      CHECK_EQ(b->unavailable, 0);
+      CHECK_MSG(b->nframes > 0 && (strcmp(b->frames[0].func, "spinner_task") == 0 ||
+                                   (b->nframes > 1 && strcmp(b->frames[0].func, "tiny_call") == 0 &&
+                                    strcmp(b->frames[1].func, "spinner_task") == 0)),
+                "no sampled stack for the running task:\n%s", text);
     }
   }
   /* the dumping task shows its own stack, running, down to this function */
@@ -264,6 +312,22 @@ __attribute__((noinline)) static void check_debug2(void) {
     CHECK(frame_of(b, "scenario_main") != NULL);
     CHECK_STREQ(b->created_by, "main"); /* spawned by tt_main from main() */
     CHECK_EQ(b->created_in, 0);
+  }
+  free(d.blocks);
+  free(text);
+
+  NOTE("debug=2 dump with TT_TRACEBACK=system: the runtime's frames shown");
+  setenv("TT_TRACEBACK", "system", 1);
+  text = dump_string(TT_DUMP_GO_DEBUG2);
+  unsetenv("TT_TRACEBACK");
+  d = parse_debug2(text);
+  CHECK_MSG(d.error[0] == 0, "debug=2 does not parse: %s\n%s", d.error, text);
+  b = block_of(&d, g_recv_id);
+  CHECK(b != NULL);
+  if (b) {
+    CHECK_MSG(b->nframes > 1 && strstr(b->frames[0].file, "/src/sync/") != NULL,
+              "the first frame must be the runtime's:\n%s", text);
+    CHECK(frame_of(b, "receiver_task") != NULL);
   }
   free(d.blocks);
   free(text);
@@ -282,7 +346,7 @@ __attribute__((noinline)) static void check_debug1(void) {
            0);
   char *copy = strdup(text), *save = NULL;
   long long sum = 0, prev = -1, sleepers = -1;
-  int pcs = 0, frames = 0, bad = 0;
+  int pcs = 0, frames = 0, bad = 0, labels = 0, inlined = 0;
   char sleep_site[512];
   snprintf(sleep_site, sizeof sleep_site, "\tsleeper_task+0x");
   char sleep_loc[512];
@@ -291,7 +355,8 @@ __attribute__((noinline)) static void check_debug1(void) {
   strtok_r(copy, "\n", &save); /* the total line */
   for (char *line = strtok_r(NULL, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
     if (regexec(&head, line, 0, NULL, 0) == 0) {
-      CHECK_MSG(frames == pcs, "record with %d pcs has %d frame lines", pcs, frames);
+      /* a line per frame: more than the pcs where calls were inlined */
+      CHECK_MSG(frames >= pcs, "record with %d pcs has %d frame lines", pcs, frames);
       current = atoll(line);
       CHECK_MSG(prev < 0 || current <= prev, "records not sorted by count:\n%s", text);
       prev = current;
@@ -304,14 +369,29 @@ __attribute__((noinline)) static void check_debug1(void) {
       frames++;
       if (strstr(line, sleep_site) && strstr(line, sleep_loc))
         sleepers = (sleepers < 0 ? 0 : sleepers) + current;
+      /* the inlined call, then its caller at the same address */
+      if (strstr(line, "\tinlined_wait+0x"))
+        inlined = 1;
+      else if (inlined == 1)
+        inlined = strstr(line, "\tinliner_task+0x") ? 2 : -1;
+    } else if (strncmp(line, "# labels: {\"name\":\"", 19) == 0 && frames == 0) {
+      labels++; /* a named task's record: right after its count line, as Go writes */
+    } else if (strcmp(line, "--- Memory map: ---") == 0) {
+      /* then /proc/self/maps lines for pprof (PIE): the executable's among them */
+      const char *map = strstr(text, "--- Memory map: ---\n");
+      CHECK(map && strstr(map, " r-xp ") && strstr(map, "/test_gotext\n"));
+      break;
     } else {
       bad++;
       NOTE("unexpected debug=1 line: \"%s\"", line);
     }
   }
-  CHECK_EQ(frames, pcs);
+  CHECK(frames >= pcs);
   CHECK_EQ(bad, 0);
+  CHECK_MSG(inlined == 2, "no inlined_wait line followed by inliner_task:\n%s", text);
   CHECK_EQ(sum, total);
+  /* tt_main names its task "main": its record carries the label */
+  CHECK_MSG(labels == 1 && strstr(text, "\n# labels: {\"name\":\"main\"}\n"), "%s", text);
   CHECK_MSG(sleepers == NSLEEPERS, "sleepers %lld:\n%s", sleepers,
             text); /* identical stacks are merged */
   regfree(&head);
@@ -336,8 +416,29 @@ __attribute__((noinline)) static void check_task_stack(void) {
   CHECK(found);
   CHECK_EQ(tt_task_stack(g_recv_id, frames, 1), 1); /* truncated, innermost first */
   CHECK_EQ(tt_task_stack(g_recv_id, NULL, 0), 0);
-  if (g_spin_id)
-    CHECK_EQ(tt_task_stack(g_spin_id, frames, 32), TT_EBUSY);
+  if (g_spin_id) {
+    n = tt_task_stack(g_spin_id, frames, 32);
+    if (TT_TEST_TSAN) /* no sampling under TSan (stackwalk.c) */
+      CHECK_EQ(n, TT_EBUSY);
+    else
+      CHECK_MSG(n > 0 && (strcmp(frames[0].func, "spinner_task") == 0 ||
+                          (n > 1 && strcmp(frames[0].func, "tiny_call") == 0 &&
+                           strcmp(frames[1].func, "spinner_task") == 0)),
+                "a running task's stack is sampled: %d", n);
+    /* Wherever the sample lands in tiny_call (its first instruction, its
+     * ret), the spinner is the frame below it. */
+    int in_tiny = 0;
+    for (int i = 0; i < 300 && !TT_TEST_TSAN; i++) {
+      n = tt_task_stack(g_spin_id, frames, 32);
+      if (n <= 0 || strcmp(frames[0].func, "tiny_call") != 0)
+        continue;
+      in_tiny++;
+      CHECK_MSG(n > 1 && strcmp(frames[1].func, "spinner_task") == 0,
+                "sample %d in tiny_call at +%#lx: below it %s", i, (unsigned long)frames[0].offset,
+                n > 1 ? frames[1].func : "nothing");
+    }
+    printf("%d of 300 samples of the spinner landed in tiny_call\n", in_tiny);
+  }
   CHECK_EQ(tt_task_stack(1 << 30, frames, 32), TT_EINVAL);
   CHECK_EQ(tt_task_stack(0, frames, 32), TT_EINVAL);
   CHECK_EQ(tt_task_stack(g_recv_id, NULL, 4), TT_EINVAL);
@@ -429,6 +530,7 @@ static void scenario_main(void *arg) {
   for (int i = 0; i < NSLEEPERS; i++)
     g_sleep_ids[i] = GO_AT(g_sleep_spawn_line, sleeper_task, NULL);
   g_lock_id = GO_AT(g_lock_spawn_line, locker_task, NULL);
+  g_inliner_id = tt_go(inliner_task, NULL);
   g_spin_id = tt_procs() > 1 ? spawn_from_thread(spinner_task) : 0;
   tt_test_task t;
   CHECK(tt_test_await_wait_reason(g_recv_id, "chan receive", TT_MS(5000), &t));
@@ -437,6 +539,7 @@ static void scenario_main(void *arg) {
     CHECK_MSG(ok, "sleeper %lld is not asleep", (long long)g_sleep_ids[i]);
   }
   CHECK(tt_test_await_wait_reason(g_lock_id, "sync.Mutex.Lock", TT_MS(5000), &t));
+  CHECK(tt_test_await_wait_reason(g_inliner_id, "chan receive", TT_MS(5000), &t));
   if (g_spin_id) {
     int64_t end = tt_test_mono_ns() + TT_MS(5000);
     while ((!tt_test_find_task(g_spin_id, &t) || t.info.state != TT_TASK_RUNNING) &&
@@ -453,6 +556,7 @@ static void scenario_main(void *arg) {
   tt_mutex_unlock(&g_mu);
   tt_chan_close(g_never);
   wait_gone(g_recv_id);
+  wait_gone(g_inliner_id);
   tt_chan_unref(g_never);
   /* sleepers are left to shutdown: a parked task is freed with the runtime */
 }

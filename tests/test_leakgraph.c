@@ -87,9 +87,23 @@ static void worker6(void *arg) {
 
 static atomic_long g_handler_done;
 
+/* What the tasks leaked on purpose made for themselves: shutdown drops
+ * those tasks, and with them the only references, so main frees these once
+ * the runtime is down (LeakSanitizer would rightly see them lost). */
+static void *g_left_chans[32], *g_left_wgs[8];
+static atomic_int g_nleft_chans, g_nleft_wgs;
+static void left_by_leaked(void **list, atomic_int *n, int max, void *obj) {
+  int i = atomic_fetch_add(n, 1);
+  if (i < max)
+    list[i] = obj;
+}
+#define LEFT_CHAN(c) left_by_leaked(g_left_chans, &g_nleft_chans, 32, (c))
+#define LEFT_WG(wg) left_by_leaked(g_left_wgs, &g_nleft_wgs, 8, (wg))
+
 static void handler6(void *arg) {
   (void)arg;
   tt_chan *result = tt_chan_make(sizeof(long), 0);
+  LEFT_CHAN(result);
   tt_go_opts(worker6, result, &(tt_spawn_opts){.give_chans = {result}});
   long r;
   tt_chan_recv(result, &r); /* blocks forever: the worker returned */
@@ -170,6 +184,7 @@ static void done_once(void *arg) { tt_wg_done(arg); }
 static void wg_waiter(void *arg) {
   (void)arg;
   tt_wg *wg = tt_wg_make();
+  LEFT_WG(wg);
   tt_wg_add(wg, 2); /* two obligations, one worker: Wait never returns */
   tt_go(done_once, wg);
   tt_wg_wait(wg);
@@ -243,11 +258,19 @@ typedef struct request {
   int value;
 } request;
 
+/* The look-alikes below act only once the test has looked at them (a
+ * fixed delay would let them finish before a loaded machine gets there). */
+static atomic_int g_release;
+static void sleep_until_released(void) {
+  while (!atomic_load(&g_release))
+    tt_sleep(TT_MS(2));
+}
+
 static void slow_server(void *arg) {
   tt_chan *requests = arg;
   request req;
   while (tt_chan_recv(requests, &req) == 0) {
-    tt_sleep(TT_MS(30)); /* busy: the client waits meanwhile */
+    sleep_until_released(); /* busy: the client waits meanwhile */
     int answer = req.value * 2;
     tt_chan_send(req.reply, &answer);
   }
@@ -282,7 +305,7 @@ static void publisher(void *arg) {
 
 static void picker(void *arg) {
   shared *s = arg;
-  tt_sleep(TT_MS(30));
+  sleep_until_released();
   tt_chan *c = NULL;
   while (!c) {
     tt_mutex_lock(&s->mu);
@@ -297,7 +320,7 @@ static void picker(void *arg) {
 
 static void sleeper_holding_lock(void *arg) {
   tt_mutex_lock(arg);
-  tt_sleep(TT_MS(30));
+  sleep_until_released();
   tt_mutex_unlock(arg);
 }
 
@@ -308,13 +331,13 @@ static void lock_briefly(void *arg) {
 
 static void recv_until(void *arg) {
   int v;
-  tt_chan_recv_until(arg, &v, tt_now() + TT_MS(30));
+  tt_chan_recv_until(arg, &v, tt_now() + TT_MS(60000)); /* the test sends when done */
 }
 
 static void wait_ctx_done(void *arg) { tt_chan_recv(tt_context_done(arg), NULL); }
 
 static void late_sender(void *arg) {
-  tt_sleep(TT_MS(30));
+  sleep_until_released();
   int v = 1;
   tt_chan_send(arg, &v);
 }
@@ -327,6 +350,7 @@ static void recv_once(void *arg) {
 static void test_look_alikes(void) {
   NOTE("look-alikes: never reported");
   int64_t leaks0 = tt_leak_count(), base = tt_num_tasks();
+  atomic_store(&g_release, 0);
   /* A reply channel in a request message, the server busy. */
   tt_chan *requests = tt_chan_make(sizeof(request), 0);
   tt_go_opts(slow_server, requests, &(tt_spawn_opts){.give_chans = {requests}});
@@ -361,6 +385,9 @@ static void test_look_alikes(void) {
     CHECK_EQ(tt_leak_check(), 0);
     tt_sleep(TT_MS(5));
   }
+  atomic_store(&g_release, 1);
+  int one = 1;
+  CHECK_EQ(tt_chan_send(quiet, &one), 0); /* ends the wait with a deadline */
   CHECK_EQ(tt_chan_recv(tt_timer_chan(tm), NULL), 0);
   tt_timer_free(tm);
   tt_context_release(ctx);
@@ -413,6 +440,7 @@ static void idle_server(void *arg) {
 static void self_wait_made_here(void *arg) {
   (void)arg;
   tt_chan *c = tt_chan_make(0, 0); /* counted here only */
+  LEFT_CHAN(c);
   tt_chan_recv(c, NULL);
 }
 
@@ -672,5 +700,10 @@ int main(void) {
     g_run = procs - 1;
     RUN_MAIN(procs, graph_main, NULL);
   }
+  CHECK(atomic_load(&g_nleft_chans) <= 32 && atomic_load(&g_nleft_wgs) <= 8);
+  for (int i = 0; i < atomic_load(&g_nleft_chans) && i < 32; i++)
+    CHECK_EQ(tt_chan_unref(g_left_chans[i]), 0);
+  for (int i = 0; i < atomic_load(&g_nleft_wgs) && i < 8; i++)
+    CHECK_EQ(tt_wg_free(g_left_wgs[i]), 0);
   return TEST_REPORT();
 }

@@ -245,9 +245,9 @@ static void test_after_shutdown(void) {
 /* ---- tt_strerror ---------------------------------------------------------------------------- */
 
 static void test_strerror(void) {
-  const int codes[] = {TT_OK,       TT_EINVAL,    TT_ENOMEM,    TT_ENOTASK, TT_ESHUTDOWN,
-                       TT_ENOTINIT, TT_ETIMEDOUT, TT_ECANCELED, TT_ECLOSED, TT_ELEAKED,
-                       TT_EBUSY,    TT_EAGAIN,    TT_ENEGATIVE};
+  const int codes[] = {TT_OK,       TT_EINVAL,    TT_ENOMEM,    TT_ENOTASK,   TT_ESHUTDOWN,
+                       TT_ENOTINIT, TT_ETIMEDOUT, TT_ECANCELED, TT_ECLOSED,   TT_ELEAKED,
+                       TT_EBUSY,    TT_EAGAIN,    TT_ENEGATIVE, TT_EUNLOCKED, TT_ENOENT};
   const int n = (int)(sizeof codes / sizeof codes[0]);
   const char *s[sizeof codes / sizeof codes[0]];
   for (int i = 0; i < n; i++) {
@@ -259,7 +259,7 @@ static void test_strerror(void) {
     for (int j = i + 1; j < n; j++)
       CHECK_MSG(!s[i] || !s[j] || strcmp(s[i], s[j]) != 0, "tt_strerror(%d) == tt_strerror(%d): %s",
                 codes[i], codes[j], s[i] ? s[i] : "");
-  const int unknown[] = {-13, -999, 1, 42, INT32_MIN, INT32_MAX};
+  const int unknown[] = {-15, -999, 1, 42, INT32_MIN, INT32_MAX};
   for (size_t u = 0; u < sizeof unknown / sizeof unknown[0]; u++) {
     const char *x = tt_strerror(unknown[u]);
     CHECK_MSG(x != NULL && x[0] != '\0', "tt_strerror(%d) is NULL or empty", unknown[u]);

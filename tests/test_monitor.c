@@ -413,7 +413,7 @@ static void test_errors(void) {
   bad = ok;
   bad.site_growth = -5;
   CHECK_EQ(tt_monitor_start(&bad), TT_EINVAL);
-  CHECK_EQ(tt_monitor_stop(), TT_ENOTINIT);
+  CHECK_EQ(tt_monitor_stop(), TT_ENOENT); /* running, but no monitor */
 
   CHECK_EQ(tt_monitor_start(&ok), TT_OK);
   CHECK_EQ(tt_monitor_start(&ok), TT_EBUSY);
@@ -423,7 +423,7 @@ static void test_errors(void) {
   CHECK_EQ(tt_monitor_stop(), TT_OK);
   CHECK_MSG(tt_test_mono_ns() - t0 < TT_MS(10000), "stop took %lld ms",
             (long long)((tt_test_mono_ns() - t0) / 1000000));
-  CHECK_EQ(tt_monitor_stop(), TT_ENOTINIT);
+  CHECK_EQ(tt_monitor_stop(), TT_ENOENT); /* stopped: none runs now */
 
   /* "Forever" is a legal interval and stall: deadlines must not overflow. */
   tt_monitor_opts forever = {.interval = INT64_MAX, .stall = INT64_MAX, .callback = on_event};
@@ -438,7 +438,7 @@ static void test_errors(void) {
 
   /* The shutdown hook stops a running monitor and is a no-op without one. */
   tt__monitor_shutdown();
-  CHECK_EQ(tt_monitor_stop(), TT_ENOTINIT);
+  CHECK_EQ(tt_monitor_stop(), TT_ENOENT);
   tt__monitor_shutdown();
   CHECK_EQ(tt_monitor_start(&ok), TT_OK);
   CHECK_EQ(tt_monitor_stop(), TT_OK);
@@ -643,7 +643,7 @@ static void test_shutdown_from_callback(void) {
   int one = 1;
   CHECK(wait_until(callbacks_done, &one, POLL_LIMIT));
   CHECK_EQ(atomic_load(&g_stop_rc), TT_EBUSY);
-  CHECK_EQ(tt_monitor_stop(), TT_ENOTINIT);
+  CHECK_EQ(tt_monitor_stop(), TT_ENOENT);
   /* No more reports once it is let go, however much more leaks. */
   spawn_leakers(leak, STEP * 2);
   tt_test_sleep_ns(GROWTH_INTERVAL * 10);

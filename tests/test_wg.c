@@ -165,8 +165,44 @@ static void test_reuse(void) {
   CHECK_EQ(tt_wg_free(wg), TT_OK);
 }
 
+/* ---- tt_wg_go_opts: a WaitGroup task with a name and a handed reference -------------------------
+ */
+
+static tt_chan *g_handed;
+static void drain_handed(void *arg) {
+  (void)arg;
+  char name[32] = "";
+  tt_test_task t;
+  if (tt_test_find_task(tt_self(), &t))
+    snprintf(name, sizeof name, "%s", t.info.name);
+  CHECK_STREQ(name, "drainer");
+  int v;
+  while (tt_chan_recv(g_handed, &v) == TT_OK)
+    atomic_fetch_add(&g_count, v);
+}
+
+static void test_wg_go_opts(void) {
+  atomic_store(&g_count, 0);
+  tt_wg *wg = tt_wg_make();
+  g_handed = tt_chan_make(sizeof(int), 4);
+  /* the task gets its own reference: ours can go at once */
+  CHECK(tt_wg_go_opts(wg, drain_handed, NULL,
+                      &(tt_spawn_opts){.name = "drainer", .give_chans = {g_handed}}) > 0);
+  for (int i = 1; i <= 10; i++)
+    CHECK_EQ(tt_chan_send(g_handed, &i), TT_OK);
+  CHECK_EQ(tt_chan_close(g_handed), TT_OK);
+  CHECK_EQ(tt_chan_unref(g_handed), TT_OK);
+  CHECK_EQ(tt_wg_wait(wg), TT_OK); /* Done came from the task's return */
+  CHECK_EQ(atomic_load(&g_count), 55);
+  /* a bad option fails the spawn and leaves the counter as it was */
+  CHECK_EQ(tt_wg_go_opts(wg, drain_handed, NULL, &(tt_spawn_opts){.stack_size = 1}), TT_EINVAL);
+  CHECK_EQ(tt_wg_wait(wg), TT_OK);
+  CHECK_EQ(tt_wg_free(wg), TT_OK);
+}
+
 static void wg_main(void *arg) {
   (void)arg;
+  test_wg_go_opts();
   test_exact_counts();
   test_wait_zero_in_task();
   test_wg_go_done_at_exit();

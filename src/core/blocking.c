@@ -1,0 +1,185 @@
+/*
+ * Blocking calls. tt_blocking(fn, arg) parks the calling task and hands
+ * fn(arg) to a pool of helper threads, so a worker never stalls in
+ * getaddrinfo, disk I/O or a slow library. The job is handed over by the
+ * park callback, i.e. only once the task is off its stack, so the helper
+ * can never make it runnable too early. Helpers are started on demand (up to
+ * MAX_HELPERS) and exit after IDLE_SECONDS without work.
+ *
+ * Wake-up accounting: a queued job needs a helper of its own. An idle helper
+ * that was signalled still counts in nidle until it wakes and takes a job, so
+ * "some helper is idle" is not enough: a second job queued before that
+ * helper wakes would share it, and wait forever if the first job blocks. A
+ * new helper is started whenever the queued jobs outnumber the idle helpers.
+ *
+ * Detached jobs (tt__blocking_detach, for the bounded forms in
+ * sync/blocking_bounded.c) live on the heap and belong to the helper once
+ * queued: the task that submitted one may stop waiting at any time, so the
+ * helper never touches that task; it calls the job's done callback and
+ * frees the record. A helper copies what it needs of any job before it
+ * runs it, and after fn returns it reads nothing of a task's stack.
+ *
+ * The pool's size is TT_BLOCKING_MAX (1 to 4096, default 64), read at
+ * tt_init (runtime.c).
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "core/sched.h"
+#include "core/threads.h"
+
+#define IDLE_SECONDS 10
+
+typedef struct job {
+  tt_fn fn;
+  void *arg;
+  tt_task *task;                /* NULL for a detached job */
+  void (*done)(void *done_arg); /* detached: called when fn returns */
+  void *done_arg;
+  struct job *next;
+  int rc;
+} job;
+
+static struct {
+  pthread_mutex_t mu;
+  pthread_cond_t work;  /* a job was queued, or helpers must stop */
+  pthread_cond_t quiet; /* inflight or nhelpers dropped */
+  job *head, *tail;
+  int nhelpers, nidle;
+  int nqueued; /* jobs in the queue, not yet taken by a helper */
+  int64_t inflight;
+  bool stop;
+} pool = {.mu = PTHREAD_MUTEX_INITIALIZER,
+          .work = PTHREAD_COND_INITIALIZER,
+          .quiet = PTHREAD_COND_INITIALIZER};
+
+static void *helper_main(void *unused) {
+  (void)unused;
+  tt__thread_known(true); /* the task it serves waits in "syscall" meanwhile */
+  tt__shutdown_waits_for_me = true;
+  pthread_mutex_lock(&pool.mu);
+  for (;;) {
+    while (!pool.head && !pool.stop) {
+      struct timespec ts;
+      clock_gettime(CLOCK_REALTIME, &ts);
+      ts.tv_sec += IDLE_SECONDS;
+      pool.nidle++;
+      int rc = pthread_cond_timedwait(&pool.work, &pool.mu, &ts);
+      pool.nidle--;
+      if (rc == ETIMEDOUT && !pool.head)
+        goto out;
+    }
+    if (!pool.head)
+      break; /* stop requested and nothing left */
+    job *j = pool.head;
+    pool.head = j->next;
+    if (!pool.head)
+      pool.tail = NULL;
+    pool.nqueued--;
+    pthread_mutex_unlock(&pool.mu);
+    /* A task's job lives on its stack: read it all before fn runs. */
+    tt_fn fn = j->fn;
+    void *arg = j->arg;
+    tt_task *t = j->task;
+    fn(arg);
+    if (t) {
+      tt__ready(t);
+    } else {
+      j->done(j->done_arg); /* the submitter may be gone: only the callback knows */
+      free(j);
+    }
+    pthread_mutex_lock(&pool.mu);
+    if (--pool.inflight == 0)
+      pthread_cond_broadcast(&pool.quiet);
+  }
+out:
+  pool.nhelpers--;
+  pthread_cond_broadcast(&pool.quiet);
+  pthread_mutex_unlock(&pool.mu);
+  tt__thread_known(false);
+  return NULL;
+}
+
+/* Queue j. TT_ENOMEM when no helper exists or can be started: then j was
+ * not queued. Once queued, j may already be run (and, detached, freed). */
+static int enqueue(job *j) {
+  pthread_mutex_lock(&pool.mu);
+  j->next = NULL;
+  if (pool.tail)
+    pool.tail->next = j;
+  else
+    pool.head = j;
+  pool.tail = j;
+  pool.inflight++;
+  pool.nqueued++;
+  if (pool.nqueued > pool.nidle && pool.nhelpers < tt__rt.blocking_max) {
+    pthread_t th;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    if (tt__thread_create(&th, &attr, helper_main, NULL) == 0)
+      pool.nhelpers++;
+    pthread_attr_destroy(&attr);
+    if (pool.nhelpers == 0) {
+      /* No thread can run it: fail the call instead of hanging the task.
+       * With no helper alive, j is the only job in the queue. */
+      pool.head = pool.tail = NULL;
+      pool.inflight--;
+      pool.nqueued--;
+      pthread_mutex_unlock(&pool.mu);
+      return TT_ENOMEM;
+    }
+  }
+  pthread_cond_signal(&pool.work);
+  pthread_mutex_unlock(&pool.mu);
+  return 0;
+}
+
+/* Park callback: runs on the worker's scheduler stack. */
+static void submit(void *p) {
+  job *j = p;
+  tt_task *t = j->task; /* before the helper can wake t */
+  if (enqueue(j) < 0) {
+    j->rc = TT_ENOMEM;
+    tt__ready(t);
+  }
+}
+
+int tt_blocking(tt_fn fn, void *arg) {
+  tt_task *t = tt__current();
+  if (!t)
+    return TT_ENOTASK;
+  if (!fn)
+    return TT_EINVAL;
+  job j = {.fn = fn, .arg = arg, .task = t, .next = NULL, .rc = 0};
+  tt__park(TT_WAIT_SYSCALL, NULL, submit, &j);
+  return j.rc;
+}
+
+int tt__blocking_detach(tt_fn fn, void *arg, void (*done)(void *), void *done_arg) {
+  job *j = malloc(sizeof *j);
+  if (!j)
+    return TT_ENOMEM;
+  *j = (job){.fn = fn, .arg = arg, .task = NULL, .done = done, .done_arg = done_arg};
+  int rc = enqueue(j);
+  if (rc < 0)
+    free(j); /* not queued: still ours */
+  return rc;
+}
+
+/* Wait for calls in progress (their tasks are never resumed once the
+ * runtime stops, but the helpers touch the runtime's queues when they
+ * finish), then stop the helpers. */
+void tt__blocking_shutdown(void) {
+  pthread_mutex_lock(&pool.mu);
+  while (pool.inflight > 0)
+    pthread_cond_wait(&pool.quiet, &pool.mu);
+  pool.stop = true;
+  pthread_cond_broadcast(&pool.work);
+  while (pool.nhelpers > 0)
+    pthread_cond_wait(&pool.quiet, &pool.mu);
+  pool.stop = false;
+  pthread_mutex_unlock(&pool.mu);
+}
