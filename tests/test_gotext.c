@@ -64,9 +64,7 @@ static void inliner_task(void *arg) {
 /* A call that is mostly prologue and return: a sample often lands where
  * its frame pointer is not set up yet, or no longer. */
 static volatile int g_tiny_sink;
-__attribute__((noinline)) static void tiny_call(void) {
-  g_tiny_sink = 1;
-}
+__attribute__((noinline)) static void tiny_call(void) { g_tiny_sink = 1; }
 
 static void spinner_task(void *arg) {
   (void)arg;

@@ -176,7 +176,7 @@ static bool sample_whole;
  * decided after the signal (frameless_return). */
 typedef struct sample_regs {
   uintptr_t pc, lr;
-  uintptr_t top[2];  /* the two words on top of the stack, or 0 */
+  uintptr_t top[2];   /* the two words on top of the stack, or 0 */
   uintptr_t chain_ra; /* the first return address the chain gave, or 0 */
   bool at_base;       /* the frame pointer is the task's base: its entry function runs frameless */
 } sample_regs;
@@ -256,8 +256,8 @@ static uintptr_t frameless_return(const sample_regs *r) {
   if (!read_safely(r->pc, b, sizeof b))
     return 0;
   if ((b[0] == 0xf3 && b[1] == 0x0f && b[2] == 0x1e && b[3] == 0xfa) || /* endbr64 */
-      b[0] == 0x55 ||                                                    /* push %rbp */
-      b[0] == 0xc3 || (b[0] == 0xf3 && b[1] == 0xc3))                    /* ret, rep ret */
+      b[0] == 0x55 ||                                                   /* push %rbp */
+      b[0] == 0xc3 || (b[0] == 0xf3 && b[1] == 0xc3))                   /* ret, rep ret */
     return r->top[0];
   if (b[0] == 0x48 && b[1] == 0x89 && b[2] == 0xe5) /* mov %rsp,%rbp: %rbp pushed */
     return r->top[1];
@@ -266,9 +266,9 @@ static uintptr_t frameless_return(const sample_regs *r) {
   uint32_t insn;
   if (!read_safely(r->pc, &insn, sizeof insn))
     return 0;
-  if ((insn & 0xffc07fffu) == 0xa9807bfdu || /* stp x29, x30, [sp, #-n]! */
-      insn == 0x910003fdu ||                  /* mov x29, sp */
-      insn == 0xd65f03c0u ||                  /* ret */
+  if ((insn & 0xffc07fffu) == 0xa9807bfdu ||      /* stp x29, x30, [sp, #-n]! */
+      insn == 0x910003fdu ||                      /* mov x29, sp */
+      insn == 0xd65f03c0u ||                      /* ret */
       insn == 0xd503233fu || insn == 0xd503245fu) /* paciasp, bti c */
     return r->lr;
   uintptr_t leaf_ra = r->lr;
