@@ -162,8 +162,9 @@ test_pkgconfig() {
   # shellcheck disable=SC2086 # cflags and libs are lists of words
   cc -std=c11 -Wall -Wextra -Werror -o "$tmp/consumer-pc" "$tmp/src/consumer.c" \
     $cflags $libs >"$log" 2>&1 || return 1
-  # It must have linked the shared library (the soname), not a copy.
-  if ! readelf -d "$tmp/consumer-pc" | grep -q "NEEDED.*\[libtether\.so\.$major\]"; then
+  # It must have linked the shared library (the soname), not a copy. (grep reads all:
+  # grep -q could end the pipe early and pipefail would count readelf's SIGPIPE.)
+  if ! readelf -d "$tmp/consumer-pc" | grep "NEEDED.*\[libtether\.so\.$major\]" >/dev/null; then
     { echo "consumer-pc does not need libtether.so.$major:"; readelf -d "$tmp/consumer-pc"; } >"$log"
     return 1
   fi
@@ -195,7 +196,7 @@ EOF
     -DCMAKE_FIND_USE_PACKAGE_REGISTRY=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo >"$log" 2>&1 || return 1
   cmake --build "$tmp/cmake-build" >"$log" 2>&1 || return 1
   # tether::tether is the static library: nothing of tether to load at run time.
-  if readelf -d "$tmp/cmake-build/consumer" | grep -q 'NEEDED.*libtether'; then
+  if readelf -d "$tmp/cmake-build/consumer" | grep 'NEEDED.*libtether' >/dev/null; then
     echo "consumer (tether::tether) links libtether.so, want the static library" >"$log"
     return 1
   fi

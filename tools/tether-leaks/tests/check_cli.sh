@@ -163,7 +163,9 @@ size=$(stat -c %s big.txt)
 rss_kb=$(tail -1 rss.txt)
 check "large dump: goroutines" "$(jq .total big.json)" 400000
 check "large dump: groups (7 lines x 3 closures)" "$(jq .ngroups big.json)" 21
-if ldd "$bin" | grep -q 'libasan\|libtsan'; then
+# grep -q would close the pipe early and, under pipefail, fail ldd with SIGPIPE.
+libs=$(ldd "$bin")
+if grep -q 'libasan\|libtsan' <<<"$libs"; then
   echo "ok: peak RSS not checked in a sanitizer build (${rss_kb} KiB with its shadow memory)"
 elif [ $((rss_kb * 1024)) -ge $((size / 4)) ]; then
   echo "FAIL: peak RSS ${rss_kb} KiB is not below a quarter of the ${size}-byte dump" >&2
