@@ -11,6 +11,9 @@
  * never blocks forever). With a task receiving at the same time, 0 comes
  * exactly when that task got the value.
  *
+ * And context deadlines: a parent's and its child's firing together while
+ * the child is released.
+ *
  * The deadlines are a few microseconds so that the fire lands in every part
  * of stop's window: before it, while a worker has the timer off its heap
  * and is about to send, and after the send with the value unread.
@@ -117,10 +120,40 @@ static void stop_with_receiver(void) {
   tt_wg_free(wg);
 }
 
+/* A parent and its children due at the same moment, the children released
+ * while the parent's deadline fires: a worker takes the timers off its heap
+ * in one batch, fires the parent's first, and cancelling the parent can
+ * drop a child's last reference before that child's own timer has run.
+ * That last drop must not wait for the child's timer, which the same
+ * worker runs next (it hung). */
+enum { RACE_KIDS = 32 };
+static void deadline_tree_race(void) {
+  long rounds = g_rounds / 20, timed_out = 0;
+  for (long i = 0; i < rounds; i++) {
+    int64_t deadline = tt_now() + TT_US(30) + (int64_t)(rnd() % TT_US(20));
+    tt_context *parent = tt_with_deadline(NULL, deadline);
+    tt_context *kids[RACE_KIDS];
+    int n = 0;
+    while (parent && n < RACE_KIDS && (kids[n] = tt_with_deadline(parent, deadline)))
+      n++;
+    CHECK_EQ(n, RACE_KIDS);
+    while (tt_now() < deadline - TT_US(2))
+      ;
+    for (int k = 0; k < n; k++)
+      tt_context_release(kids[k]);
+    timed_out += tt_context_err(parent) == TT_ETIMEDOUT;
+    tt_context_release(parent);
+  }
+  NOTE("procs %d: %ld rounds of a parent and %d children due together, %ld timed out before "
+       "the release",
+       tt_procs(), rounds, RACE_KIDS, timed_out);
+}
+
 static void stress_main(void *arg) {
   (void)arg;
   stop_without_receiver();
   stop_with_receiver();
+  deadline_tree_race();
 }
 
 int main(void) {

@@ -6,10 +6,17 @@
  * Parents keep a list of their live cancellable children; cancelling walks
  * that tree breadth-first, holding a reference on each child while it is
  * being cancelled, so a child released concurrently is never touched after
- * it is freed. A deadline is enforced two ways: a timer (holding its own
- * reference) cancels the context when it passes, and every bounded wait
- * also uses the deadline directly, so waits time out even when no runtime
- * is there to fire the timer.
+ * it is freed. A deadline is enforced two ways: a timer cancels the context
+ * when it passes, and every bounded wait also uses the deadline directly, so
+ * waits time out even when no runtime is there to fire the timer.
+ *
+ * The timer holds no reference while it waits in a heap: dropping the last
+ * reference disarms it. A worker fires due timers in batches, though, so a
+ * timer can be off the heap and not yet fired when its context's last
+ * reference goes (the parent's fire, earlier in the same batch, dropped the
+ * child). Nobody can wait for that fire on that thread, so the context is
+ * marked orphaned and the fire, when it comes, frees it instead (see
+ * timer_fire and drop_last).
  *
  * Value contexts carry one key/value pair and otherwise behave as their
  * parent: they share its done channel, error and deadline.
@@ -48,8 +55,15 @@ struct tt_context {
   char msg[128]; /* written once, before err is set; last, so making one need not zero it */
 };
 
+/* timer_state beyond wait.h's UNUSED, ARMED and DONE: */
+enum {
+  CTX_TIMER_FIRING = TT_TIMER_DONE + 1, /* its callback is cancelling the context */
+  CTX_TIMER_ORPHANED, /* off the heap, unfired, and the context's last reference gone */
+};
+
 static int unref(tt_context *c);
 static void drop_last(tt_context *c);
+static void free_context(tt_context *c);
 
 static tt_context background = {.deadline = TT_NO_DEADLINE, .file = "(background)"};
 static _Atomic int64_t lost_cancels;
@@ -136,8 +150,27 @@ static void cancel_tree(tt_context *c, int err, int cause, const char *msg) {
 
 static void timer_fire(tt_tnode *tm) {
   tt_context *c = tm->arg;
+  int s = TT_TIMER_ARMED;
+  if (!atomic_compare_exchange_strong(&c->timer_state, &s, CTX_TIMER_FIRING)) {
+    /* ORPHANED: the last reference went while this timer waited in its
+     * batch, and left the freeing to us. */
+    free_context(c);
+    return;
+  }
+  /* Hold a reference across the cancel: a child freed by it may drop the
+   * last reference to c, and drop_last(c) on this thread must find the
+   * timer DONE, not wait for itself. */
+  int64_t r = atomic_load(&c->refs);
+  while (r > 0 && !atomic_compare_exchange_weak(&c->refs, &r, r + 1))
+    ;
+  if (r == 0) {
+    /* drop_last(c) is running on another thread and waits for DONE. */
+    atomic_store_explicit(&c->timer_state, TT_TIMER_DONE, memory_order_release);
+    return;
+  }
   cancel_tree(c, TT_ETIMEDOUT, TT_ETIMEDOUT, "context deadline exceeded");
-  atomic_store_explicit(&c->timer_state, TT_TIMER_DONE, memory_order_release); /* last touch */
+  atomic_store_explicit(&c->timer_state, TT_TIMER_DONE, memory_order_release);
+  unref(c);
 }
 
 int tt_cancel_cause(tt_context *c, int cause, const char *msg) {
@@ -299,13 +332,26 @@ static int unref(tt_context *c) {
   return 1;
 }
 
-/* The last reference is gone: free c, and drop its reference to its parent. */
+/* The last reference is gone: disarm the deadline timer, then free c. */
 static void drop_last(tt_context *c) {
-  /* Disarm the deadline timer, or wait out its callback if a worker is
-   * running it right now. */
-  if (atomic_load(&c->timer_state) == TT_TIMER_ARMED && !tt__timer_del(&c->timer))
+  int s = atomic_load(&c->timer_state);
+  if (s == TT_TIMER_ARMED) {
+    if (tt__timer_del(&c->timer))
+      s = TT_TIMER_DONE; /* it will never fire */
+    else if (atomic_compare_exchange_strong(&c->timer_state, &s, CTX_TIMER_ORPHANED))
+      return; /* popped, not yet fired (maybe by this thread's batch): it frees c */
+  }
+  /* FIRING: a worker found no reference left to hold and is only storing
+   * DONE; wait for that before the memory goes. */
+  if (s == CTX_TIMER_FIRING)
     while (atomic_load_explicit(&c->timer_state, memory_order_acquire) != TT_TIMER_DONE)
       tt__cpu_relax();
+  free_context(c);
+}
+
+/* Free c (no reference and no timer left) and drop its reference to its
+ * parent. */
+static void free_context(tt_context *c) {
   bool expired = c->deadline != TT_NO_DEADLINE && tt_now() >= c->deadline;
   if (!c->delegate && !atomic_load(&c->cancel_called) && !atomic_load(&c->err) && !expired) {
     atomic_fetch_add(&lost_cancels, 1);
