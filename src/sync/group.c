@@ -216,7 +216,7 @@ int tt_group_destroy(tt_group *g, int64_t grace) {
   if (!g)
     return TT_EINVAL;
   tt_cancel(g->ctx);
-  int64_t until = tt_now() + (grace > 0 ? grace : 0);
+  int64_t until = tt__after(grace > 0 ? grace : 0); /* INT64_MAX: wait for ever */
   for (;;) {
     tt_spin_lock(&g->lock);
     int64_t left = g->nlive;
