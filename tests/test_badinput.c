@@ -217,6 +217,27 @@ static void test_far_group_grace(void) {
   }
 }
 
+/* ---- a timer freed twice ---------------------------------------------------------------- */
+
+static void test_double_timer_free(void) {
+  tt_timer *t = tt_timer_make(TT_MS(1000));
+  tt_ticker *k = tt_ticker_make(TT_MS(1000));
+  CHECK(t != NULL && k != NULL);
+  CHECK_EQ(tt_timer_free(t), TT_OK);
+  CHECK_EQ(tt_ticker_free(k), TT_OK);
+  /* Both wait in this worker's cache: a second free is refused... */
+  CHECK_EQ(tt_timer_free(t), TT_EINVAL);
+  CHECK_EQ(tt_ticker_free(k), TT_EINVAL);
+  /* ...so the cache holds each once, and two new timers are two timers. */
+  tt_timer *a = tt_timer_make(TT_MS(1)), *b = tt_timer_make(TT_MS(2));
+  CHECK(a != NULL && b != NULL && a != b);
+  int64_t at = 0;
+  CHECK_EQ(tt_chan_recv(tt_timer_chan(a), &at), TT_OK);
+  CHECK_EQ(tt_chan_recv(tt_timer_chan(b), &at), TT_OK);
+  CHECK_EQ(tt_timer_free(a), TT_OK);
+  CHECK_EQ(tt_timer_free(b), TT_OK);
+}
+
 /* ---- timers set for ever ---------------------------------------------------------------- */
 
 static void test_far_timers(void) {
@@ -287,6 +308,7 @@ static void badinput_main(void *arg) {
   test_double_unref();
   test_far_timers();
   test_far_group_grace();
+  test_double_timer_free();
   test_shutdown_from_inside();
 }
 

@@ -41,6 +41,7 @@ typedef struct chan_timer {
    * channel pointer stays readable for LeakSanitizer's sake. */
   tt_spinlock lock;
   bool active;                            /* may deliver */
+  bool freed;                             /* in a cache: a second free is refused */
   struct chan_timer *reg_prev, *reg_next; /* in the registry of live ones */
   tt_chan *c;
   size_t poisoned; /* bytes of c poisoned while cached */
@@ -266,6 +267,7 @@ static chan_timer *make(int64_t ns, int64_t period, const char *file, int line) 
   }
   /* Under the lock: a registry walk may be looking at a cached timer. */
   tt_spin_lock(&t->lock);
+  t->freed = false;
   t->period = period;
   t->file = file;
   t->line = line;
@@ -284,6 +286,13 @@ static int release(chan_timer *t) {
     return TT_EINVAL;
   tt_worker *w = tt__worker_at_entry();
   tt_spin_lock(&t->lock);
+  if (t->freed) {
+    /* Freed before and still cached (the usual fate of a timer freed by a
+     * task): caching it twice would hand it to two makers. */
+    tt_spin_unlock(&t->lock);
+    return TT_EINVAL;
+  }
+  t->freed = true;
   disarm_locked(t);
   tt_spin_unlock(&t->lock);
   while (atomic_load(&t->pending) > 0)
