@@ -159,6 +159,10 @@ void tt__chan_holder_gone(tt_chan *c) {
 int tt_chan_unref(tt_chan *c) {
   if (!chan_ok(c))
     return TT_EINVAL;
+  /* One unref too many: its memory may still be alive, kept by the tasks
+   * leaked on it (orphaned), but no reference is left to drop. */
+  if (atomic_load_explicit(&c->refs, memory_order_acquire) <= 0)
+    return TT_EINVAL;
   bool passed_on = tt__hold_unref(tt__current(), c, c->serial);
   if (tt__chan_unref_raw(c) == 0 && passed_on)
     tt__root_add(c); /* it lives on, and this task may have passed it on */
