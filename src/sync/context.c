@@ -82,6 +82,15 @@ tt_context *tt_context_ref(tt_context *c) {
 
 /* ---- Cancelling ------------------------------------------------------------ */
 
+/* Take a reference unless the last one is already gone (drop_last is then
+ * running, or about to). */
+static bool ref_if_alive(tt_context *c) {
+  int64_t r = atomic_load(&c->refs);
+  while (r > 0 && !atomic_compare_exchange_weak(&c->refs, &r, r + 1))
+    ;
+  return r > 0;
+}
+
 static void timer_fire(tt_tnode *tm);
 
 /* Close the done channel of a context being cancelled: tt__chan_close
@@ -108,10 +117,7 @@ static tt_context *cancel_one(tt_context *c, int err, int cause, const char *msg
     k->linked = false;
     /* A child whose last reference is being dropped right now waits for
      * our lock to unlink itself; it needs no cancelling. */
-    int64_t r = atomic_load(&k->refs);
-    while (r > 0 && !atomic_compare_exchange_weak(&k->refs, &r, r + 1))
-      ;
-    if (r > 0) {
+    if (ref_if_alive(k)) {
       k->work_next = kids;
       kids = k;
     }
@@ -160,10 +166,7 @@ static void timer_fire(tt_tnode *tm) {
   /* Hold a reference across the cancel: a child freed by it may drop the
    * last reference to c, and drop_last(c) on this thread must find the
    * timer DONE, not wait for itself. */
-  int64_t r = atomic_load(&c->refs);
-  while (r > 0 && !atomic_compare_exchange_weak(&c->refs, &r, r + 1))
-    ;
-  if (r == 0) {
+  if (!ref_if_alive(c)) {
     /* drop_last(c) is running on another thread and waits for DONE. */
     atomic_store_explicit(&c->timer_state, TT_TIMER_DONE, memory_order_release);
     return;
