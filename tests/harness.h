@@ -12,8 +12,9 @@
  *                          code (non-zero on any failure);
  *   tt_test_scale(n)       scale a workload down under sanitizers and by
  *                          $TT_TEST_SCALE (a positive float multiplier);
- *   tt_test_watchdog(s)    abort the program with a message after s seconds
- *                          so a hang is reported instead of timing out CTest.
+ *   tt_test_watchdog(s)    abort the program with a message and every
+ *                          thread's stack after s seconds, so a hang is
+ *                          reported instead of timing out CTest.
  *
  * CHECK may be used from tasks on any worker and from plain threads.
  */
@@ -29,6 +30,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include <dirent.h>
+#include <execinfo.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -201,24 +206,65 @@ static inline __attribute__((unused)) uint64_t tt_test_spin_ns(int64_t ns) {
 
 /* ---- watchdog --------------------------------------------------------- */
 
+/* A hang is only worth reporting with where every thread is: the watchdog
+ * asks each thread in turn (a real-time signal) to print its own stack,
+ * one at a time so the stacks do not interleave. The addresses resolve
+ * with addr2line -e <test binary> (static functions have no name here). */
+#define TT_TEST_BT_SIGNAL (SIGRTMIN + 3)
+static atomic_int tt_test_bt_done_;
+
+static __attribute__((unused)) void tt_test_print_stack_(const char *who) {
+  void *pcs[64];
+  int n = backtrace(pcs, 64);
+  char head[96];
+  int len = snprintf(head, sizeof head, "-- %s %ld:\n", who, (long)syscall(SYS_gettid));
+  ssize_t w = write(2, head, (size_t)len);
+  (void)w;
+  backtrace_symbols_fd(pcs, n, 2);
+}
+
+static __attribute__((unused)) void tt_test_on_bt_signal_(int sig) {
+  (void)sig;
+  tt_test_print_stack_("thread");
+  atomic_fetch_add(&tt_test_bt_done_, 1);
+}
+
 static __attribute__((unused)) void tt_test_on_alarm_(int sig) {
   (void)sig;
-  static const char msg[] = "\nWATCHDOG: test did not finish in time (hang?)\n";
+  static const char msg[] = "\nWATCHDOG: test did not finish in time (hang?); the threads:\n";
   ssize_t w = write(2, msg, sizeof msg - 1);
   (void)w;
+  tt_test_print_stack_("watchdog in thread");
+  long self = (long)syscall(SYS_gettid);
+  DIR *d = opendir("/proc/self/task");
+  for (struct dirent *e; d && (e = readdir(d));) {
+    long tid = atol(e->d_name);
+    if (tid <= 0 || tid == self)
+      continue;
+    int before = atomic_load(&tt_test_bt_done_);
+    if (syscall(SYS_tgkill, (long)getpid(), tid, TT_TEST_BT_SIGNAL) != 0)
+      continue;
+    /* a thread that cannot take the signal is skipped after a second */
+    for (int i = 0; i < 1000 && atomic_load(&tt_test_bt_done_) == before; i++)
+      usleep(1000);
+  }
   _exit(3);
 }
 
-/* After `seconds`, print a message and exit(3). Scaled up x4 under
+/* After `seconds`, print a message and every thread's stack, and exit(3). Scaled up x4 under
  * sanitizers. Not inherited by fork()ed children. */
 static inline __attribute__((unused)) void tt_test_watchdog(unsigned seconds) {
   if (TT_TEST_SANITIZED)
     seconds *= 4;
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
-  sa.sa_handler = tt_test_on_alarm_;
   sigemptyset(&sa.sa_mask);
+  sa.sa_handler = tt_test_on_bt_signal_;
+  sigaction(TT_TEST_BT_SIGNAL, &sa, NULL);
+  sa.sa_handler = tt_test_on_alarm_;
   sigaction(SIGALRM, &sa, NULL);
+  void *warm[1];
+  backtrace(warm, 1); /* loads the unwinder now, not in the signal handler */
   alarm(seconds);
 }
 

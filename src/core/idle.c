@@ -48,9 +48,13 @@ static void futex_wake(_Atomic uint32_t *addr) {
 /* The store to wakeup and the load of in_poll pair with the poller's store
  * to in_poll and load of wakeup (both sequentially consistent): either the
  * poller sees the wake-up before it blocks, or we see it in epoll_wait and
- * break it out. */
+ * break it out. C11 needs no more than seq_cst stores for that, but the
+ * stores are exchanges: qemu-user on x86-64, which runs the aarch64 test
+ * suite, lets an aarch64 store-release pass a later load-acquire, and both
+ * sides then missed each other (the poller slept for good, work queued).
+ * A read-modify-write is a full barrier on every machine and emulator. */
 static void signal_worker(tt_worker *w) {
-  atomic_store(&w->wakeup, 1);
+  atomic_exchange(&w->wakeup, 1);
   if (atomic_load(&w->in_poll))
     tt__netpoll_break();
   else
@@ -71,7 +75,7 @@ static bool poll_wait(tt_worker *w, int64_t deadline) {
   int free_token = 0;
   if (!atomic_compare_exchange_strong(&poll_token, &free_token, 1))
     return false;
-  atomic_store(&w->in_poll, 1);
+  atomic_exchange(&w->in_poll, 1); /* see signal_worker */
   while (!atomic_load(&w->wakeup) && atomic_load(&tt__rt.state) == TT_RT_RUNNING) {
     int64_t timeout = -1;
     if (deadline != INT64_MAX) {
