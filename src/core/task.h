@@ -82,7 +82,7 @@ typedef struct tt_hold {
   uint32_t count;
   uint32_t seq;
   uint8_t kind;   /* TT_OBJ_* (leak/hooks.h) */
-  uint8_t handed; /* references handed at spawn: released when the task exits */
+  uint8_t handed; /* how many of count were handed at spawn: the runtime's to release */
 } tt_hold;
 
 typedef struct tt_holds {

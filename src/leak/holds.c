@@ -217,6 +217,8 @@ bool tt__hold_unref(tt_task *t, const void *obj, uint32_t serial) {
   if (!e || !e->count)
     return false;
   __atomic_store_n(&e->count, e->count - 1, __ATOMIC_RELAXED);
+  if (e->handed > e->count) /* it dropped more than it took: one handed to it */
+    e->handed = (uint8_t)e->count;
   if (e->count)
     return false;
   /* Its last reference gone, the task may no longer use the handle by the
@@ -260,8 +262,8 @@ static void give(tt_task *child, const void *obj, int kind, uint32_t serial) {
   tt_hold *e = tt__hold_find(child, obj, serial);
   if (!e)
     e = add(child, obj, kind, serial, 0, false);
-  if (e)
-    e->count++, e->handed = 1;
+  if (e && e->handed < UINT8_MAX)
+    e->count++, e->handed++;
   else
     raw_unref(obj, kind); /* could not record it: keep the count exact */
 }
@@ -321,7 +323,7 @@ void tt__holds_drop(tt_task *t) {
   tt_holds *h = &t->holds;
   for (uint32_t i = 0; i < h->n; i++)
     if (h->items[i].handed)
-      release_handed(&h->items[i], h->items[i].count);
+      release_handed(&h->items[i], h->items[i].handed);
   free_table(h);
   h->n = 0;
 }
@@ -335,14 +337,17 @@ void tt__holds_exit(tt_task *t) {
     tt_hold *e = &h->items[i];
     uint32_t count = __atomic_load_n(&e->count, __ATOMIC_RELAXED);
     bool passed_on = e->seq < h->pubseq;
-    if (e->handed) {
-      /* The runtime took these references for the task: give them back.
-       * A task waiting on the channel learns its peer has gone. */
-      if (passed_on)
+    uint32_t handed = __atomic_load_n(&e->handed, __ATOMIC_RELAXED);
+    if (handed) {
+      /* The runtime took these references for the task: give back what
+       * the task has not dropped itself. References it took on top of
+       * them live on wherever it put them. A task waiting on the channel
+       * learns its peer has gone. */
+      if (passed_on || count > handed)
         tt__root_add(e->obj);
-      if (count && e->kind == TT_OBJ_CHAN)
+      if (count == handed && e->kind == TT_OBJ_CHAN)
         tt__chan_holder_gone((tt_chan *)e->obj);
-      release_handed(e, count);
+      release_handed(e, handed);
     } else if (count || passed_on) {
       /* Still counted: the reference lives on somewhere we cannot see (C
        * code often gives a reference away without saying so, and the

@@ -74,9 +74,26 @@ int64_t tt_context_lost_cancels(void) { return atomic_load(&lost_cancels); }
 
 static tt_context *resolve(tt_context *c) { return c->delegate ? c->delegate : c; }
 
+/* Contexts are not in the tasks' tables (docs/API.md, "Ownership of
+ * handles": a context's done channel is a root), except one handed to a
+ * task at spawn: the runtime releases it when the task returns, less what
+ * the task dropped itself, so the task's own refs and unrefs are counted
+ * against it. */
+static void count_in_task(tt_context *c, bool ref) {
+  tt_task *t = tt__current();
+  if (!TT_BOOKKEEPING || !t || !tt__hold_lookup(t, c, 0))
+    return;
+  if (ref)
+    tt__hold_ref(t, c, TT_OBJ_CONTEXT, 0);
+  else
+    tt__hold_unref(t, c, 0);
+}
+
 tt_context *tt_context_ref(tt_context *c) {
-  if (c && c != &background)
+  if (c && c != &background) {
     atomic_fetch_add_explicit(&c->refs, 1, memory_order_relaxed);
+    count_in_task(c, true);
+  }
   return c;
 }
 
@@ -303,15 +320,14 @@ int tt_context_unref(tt_context *c) {
     return TT_EINVAL;
   if (c == &background)
     return 0;
-  /* Contexts are not in the tasks' tables (docs/API.md, "Ownership of
-   * handles"): a context's done channel is a root.
-   * An unref with no reference left but its children's is one too many
+  /* An unref with no reference left but its children's is one too many
    * (a double unref): refuse it rather than free what they still use. */
   int64_t r = atomic_load(&c->refs);
   do {
     if (r <= atomic_load(&c->child_refs))
       return TT_EINVAL;
   } while (!atomic_compare_exchange_weak(&c->refs, &r, r - 1));
+  count_in_task(c, false); /* c is only a key here: it may be gone already */
   if (r == 1)
     drop_last(c);
   return 0;
