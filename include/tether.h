@@ -473,6 +473,18 @@ tt_context *tt_group_context(tt_group *g); /* borrowed */
 #define tt_group_go(g, fn, arg) tt__group_go((g), (fn), (arg), #fn, __FILE__, __LINE__, __func__)
 int tt_group_wait(tt_group *g);
 int tt_group_destroy(tt_group *g, int64_t grace);
+/* Fail the group now with `code` (non-zero) and a printf-style message
+ * (NULL: one made from the code): the first failure, whether from here or
+ * from a task returning non-zero, is what tt_group_wait returns, and its
+ * message becomes the group context's cause. Returns `code`, so that a
+ * task can end with `return tt_group_fail(g, code, "...", ...);`; TT_EINVAL
+ * for a NULL group or a zero code. Callable from any thread. */
+int tt_group_fail(tt_group *g, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* The first failure's message (a task's return names the task, its entry
+ * function and the code), NULL while the group has not failed. Valid until
+ * tt_group_destroy. */
+const char *tt_group_error(tt_group *g);
 
 /* ---- Looking at tasks ------------------------------------------------- */
 

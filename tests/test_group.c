@@ -643,6 +643,97 @@ static void test_leak_report(const char *procs) {
   free(err);
 }
 
+/* ---- failures with a message ---------------------------------------------- */
+
+static tt_group *g_failing;
+
+static int waits_for_cancel(tt_context *ctx, void *arg) {
+  (void)arg;
+  CHECK_EQ(tt_chan_recv(tt_context_done(ctx), NULL), TT_ECLOSED);
+  return 0;
+}
+
+static int fails_with_message(tt_context *ctx, void *arg) {
+  (void)ctx;
+  const char *url = arg;
+  return tt_group_fail(g_failing, 42, "fetch %s: %s (%d tries)", url, "connection refused", 3);
+}
+
+static int fails_plain(tt_context *ctx, void *arg) {
+  (void)ctx, (void)arg;
+  return TT_ETIMEDOUT;
+}
+
+static int fails_own_code(tt_context *ctx, void *arg) {
+  (void)ctx, (void)arg;
+  return 5;
+}
+
+static void test_fail_message(void) {
+  NOTE("failures with a message");
+  /* A formatted failure: tt_group_wait's code, the message, the cause. */
+  g_failing = tt_group_make(NULL, 0);
+  CHECK(tt_group_error(g_failing) == NULL);
+  CHECK(tt_group_go(g_failing, waits_for_cancel, NULL) > 0);
+  CHECK(tt_group_go(g_failing, fails_with_message, "http://example.invalid/a") > 0);
+  CHECK_EQ(tt_group_wait(g_failing), 42);
+  const char *want = "fetch http://example.invalid/a: connection refused (3 tries)";
+  CHECK(tt_group_error(g_failing) && strcmp(tt_group_error(g_failing), want) == 0);
+  const char *cause = NULL;
+  CHECK_EQ(tt_context_cause(tt_group_context(g_failing), &cause), 42);
+  CHECK(cause && strcmp(cause, want) == 0);
+  /* Later failures change nothing. */
+  CHECK_EQ(tt_group_fail(g_failing, 7, "too late"), 7);
+  CHECK_EQ(tt_group_wait(g_failing), 42);
+  CHECK(strcmp(tt_group_error(g_failing), want) == 0);
+  CHECK_EQ(tt_group_destroy(g_failing, PROMPT), 0);
+
+  /* A task that just returns a code: the message names it. */
+  tt_group *g = tt_group_make(NULL, 0);
+  int64_t id = tt_group_go(g, fails_plain, NULL);
+  CHECK(id > 0);
+  CHECK_EQ(tt_group_wait(g), TT_ETIMEDOUT);
+  char expect[200];
+  snprintf(expect, sizeof expect, "task %lld (fails_plain) returned %d: %s", (long long)id,
+           TT_ETIMEDOUT, tt_strerror(TT_ETIMEDOUT));
+  CHECK_MSG(tt_group_error(g) && strcmp(tt_group_error(g), expect) == 0, "message: \"%s\"",
+            tt_group_error(g) ? tt_group_error(g) : "(null)");
+  CHECK_EQ(tt_group_destroy(g, PROMPT), 0);
+  /* The caller's own code: no sentence is made up for it. */
+  g = tt_group_make(NULL, 0);
+  id = tt_group_go(g, fails_own_code, NULL);
+  CHECK(id > 0);
+  CHECK_EQ(tt_group_wait(g), 5);
+  snprintf(expect, sizeof expect, "task %lld (fails_own_code) returned 5", (long long)id);
+  CHECK_MSG(tt_group_error(g) && strcmp(tt_group_error(g), expect) == 0, "message: \"%s\"",
+            tt_group_error(g) ? tt_group_error(g) : "(null)");
+  CHECK_EQ(tt_group_destroy(g, PROMPT), 0);
+
+  /* Failed from outside its tasks, with no format: the code speaks. */
+  g = tt_group_make(NULL, 0);
+  CHECK(tt_group_go(g, waits_for_cancel, NULL) > 0);
+  CHECK_EQ(tt_group_fail(g, TT_ECLOSED, NULL), TT_ECLOSED);
+  CHECK_EQ(tt_group_wait(g), TT_ECLOSED);
+  snprintf(expect, sizeof expect, "the group failed: %s", tt_strerror(TT_ECLOSED));
+  CHECK(tt_group_error(g) && strcmp(tt_group_error(g), expect) == 0);
+  /* A long message is cut, not overrun: 255 characters in the group. */
+  char longer[600];
+  memset(longer, 'x', sizeof longer - 1);
+  longer[sizeof longer - 1] = '\0';
+  tt_group *g2 = tt_group_make(NULL, 0);
+  CHECK_EQ(tt_group_fail(g2, 1, "%s", longer), 1);
+  CHECK_EQ(strlen(tt_group_error(g2)), 255);
+  CHECK_EQ(tt_group_wait(g2), 1);
+  CHECK_EQ(tt_group_destroy(g2, PROMPT), 0);
+
+  /* Bad input. */
+  CHECK_EQ(tt_group_fail(NULL, 1, "x"), TT_EINVAL);
+  CHECK_EQ(tt_group_fail(g, 0, "x"), TT_EINVAL);
+  CHECK(tt_group_error(NULL) == NULL);
+  CHECK_EQ(tt_group_wait(g), TT_ECLOSED);
+  CHECK_EQ(tt_group_destroy(g, PROMPT), 0);
+}
+
 static void group_main(void *arg) {
   (void)arg;
   g_procs = tt_procs();
@@ -652,6 +743,7 @@ static void group_main(void *arg) {
   test_parent_cancel();
   test_nested();
   test_destroy_prompt();
+  test_fail_message();
 }
 
 int main(int argc, char **argv) {

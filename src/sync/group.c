@@ -3,7 +3,8 @@
  * an optional bound on concurrency (Go's errgroup with SetLimit).
  *
  * The group's context is a child of the parent's; every task gets it. The
- * first task to return non-zero records its code and cancels the context.
+ * first failure (a task returning non-zero, or tt_group_fail) records its
+ * code and message and cancels the context with them as its cause.
  * The bound is a buffered channel of `limit` slots: tt_group_go sends (and
  * waits, bounded by the group's context), a finishing task receives.
  *
@@ -13,6 +14,7 @@
  * which frees it, or until a runtime shutdown drops the last of them
  * unfinished (drop_group_task), which frees it then.
  */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,7 +29,8 @@ struct tt_group {
   tt_context *ctx;
   tt_chan *slots; /* NULL without a limit */
   tt_wg *wg;
-  int err;
+  int err;       /* the first failure's code; 0 while none */
+  char msg[256]; /* and its message, written once before err is set */
   int64_t nlive; /* spawned and not yet returned */
   int64_t *ids;  /* ids of those that have started */
   int64_t nids, cap_ids;
@@ -40,7 +43,54 @@ typedef struct group_task {
   tt_group *g;
   tt_group_fn fn;
   void *arg;
+  const char *entry; /* fn's name, for the failure message */
 } group_task;
+
+/* Record the group's first failure and cancel its context with it. Later
+ * failures change nothing. */
+__attribute__((format(printf, 3, 0))) static void fail(tt_group *g, int code, const char *fmt,
+                                                       va_list ap) {
+  tt_spin_lock(&g->lock);
+  bool first = g->err == 0;
+  if (first) {
+    vsnprintf(g->msg, sizeof g->msg, fmt, ap);
+    g->err = code;
+  }
+  tt_spin_unlock(&g->lock);
+  if (first)
+    tt_cancel_cause(g->ctx, code, g->msg);
+}
+
+__attribute__((format(printf, 3, 4))) static void fail_with(tt_group *g, int code, const char *fmt,
+                                                            ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  fail(g, code, fmt, ap);
+  va_end(ap);
+}
+
+int tt_group_fail(tt_group *g, int code, const char *fmt, ...) {
+  if (!g || code == 0)
+    return TT_EINVAL;
+  if (!fmt) {
+    fail_with(g, code, "the group failed: %s", tt_strerror(code));
+    return code;
+  }
+  va_list ap;
+  va_start(ap, fmt);
+  fail(g, code, fmt, ap);
+  va_end(ap);
+  return code;
+}
+
+const char *tt_group_error(tt_group *g) {
+  if (!g)
+    return NULL;
+  tt_spin_lock(&g->lock);
+  const char *msg = g->err ? g->msg : NULL;
+  tt_spin_unlock(&g->lock);
+  return msg;
+}
 
 tt_group *tt__group_make(tt_context *parent, int limit, const char *file, int line) {
   if (limit < 0)
@@ -111,16 +161,13 @@ static void group_entry(void *arg) {
 
   int rc = gt->fn(g->ctx, gt->arg);
   tt__current()->drop_arg = NULL; /* freed here, not by a shutdown */
+  /* A tether code (or TT_ESYS) says what it means; the caller's own codes
+   * are theirs to explain. */
+  bool ours = rc < 0 && (rc >= TT_ERESOLVE || rc < TT_ESYS_BASE);
+  if (rc != 0)
+    fail_with(g, rc, "task %lld (%s) returned %d%s%s", (long long)self, gt->entry, rc,
+              ours ? ": " : "", ours ? tt_strerror(rc) : "");
   free(gt);
-  if (rc != 0) {
-    tt_spin_lock(&g->lock);
-    bool first = g->err == 0;
-    if (first)
-      g->err = rc;
-    tt_spin_unlock(&g->lock);
-    if (first)
-      tt_cancel_cause(g->ctx, rc, "a task of the group failed");
-  }
   if (g->slots)
     tt_chan_try_recv(g->slots, NULL);
   tt_spin_lock(&g->lock);
@@ -171,6 +218,7 @@ int64_t tt__group_go(tt_group *g, tt_group_fn fn, void *arg, const char *entry, 
   gt->g = g;
   gt->fn = fn;
   gt->arg = arg;
+  gt->entry = entry;
   tt_spin_lock(&g->lock);
   g->nlive++;
   tt_spin_unlock(&g->lock);
