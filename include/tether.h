@@ -88,8 +88,10 @@ int tt_init(const tt_config *cfg);
  * resumed; their stacks and records are freed. Must not be called from a
  * task, from a function run by tt_blocking or from a monitor callback: all
  * three are waited for by tt_shutdown, so it returns TT_EBUSY there and
- * changes nothing. Returns TT_ENOTINIT if the runtime is not running. From
- * another thread while tt_main waits, tt_main then returns TT_ESHUTDOWN. */
+ * changes nothing. Calls under way in tt_blocking are waited for: after
+ * 1 s, each one still running is named on stderr (function, task, spawn
+ * site). Returns TT_ENOTINIT if the runtime is not running. From another
+ * thread while tt_main waits, tt_main then returns TT_ESHUTDOWN. */
 int tt_shutdown(void);
 
 /* The usual entry point: start the runtime (if it is not running), run

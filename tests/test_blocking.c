@@ -394,9 +394,95 @@ static void blocking_main(void *arg) {
   CHECK_EQ(atomic_load(&g_nested_ran), 1);
 }
 
+/* ---- tt_shutdown names the blocking calls it waits for ------------------------------------ */
+
+static int g_stuck_pipe[2];
+
+static void read_one_byte(void *arg) {
+  (void)arg;
+  char c;
+  while (read(g_stuck_pipe[0], &c, 1) < 0 && errno == EINTR) {
+  }
+}
+
+static void stuck_caller(void *arg) {
+  (void)arg;
+  tt_blocking(read_one_byte, NULL);
+}
+
+static void *late_writer(void *arg) {
+  (void)arg;
+  tt_test_sleep_ns(TT_MS(2500)); /* well after the report, due at 1 s */
+  ssize_t w = write(g_stuck_pipe[1], "x", 1);
+  (void)w;
+  return NULL;
+}
+
+/* In a child with its stderr captured: a call that blocks until a thread
+ * writes to a pipe, 2.5 s into tt_shutdown. */
+static void shutdown_with_stuck_call(void *arg) {
+  (void)arg;
+  if (pipe(g_stuck_pipe) != 0 || tt_init(NULL) != TT_OK)
+    _exit(2);
+  int64_t id = tt_go(stuck_caller, NULL);
+  tt_test_task t = {0};
+  int64_t end = tt_test_mono_ns() + TT_MS(10000);
+  do
+    tt_test_sleep_ns(TT_MS(1));
+  while (tt_test_find_task(id, &t) &&
+         (t.info.state != TT_TASK_WAITING || strcmp(t.wait_reason, "syscall") != 0) &&
+         tt_test_mono_ns() < end);
+  fprintf(stderr, "caller is task %lld\n", (long long)id);
+  pthread_t th;
+  if (pthread_create(&th, NULL, late_writer, NULL) != 0)
+    _exit(3);
+  int64_t t0 = tt_test_mono_ns();
+  int rc = tt_shutdown();
+  fprintf(stderr, "tt_shutdown returned %d after %lld ms\n", rc,
+          (long long)((tt_test_mono_ns() - t0) / 1000000));
+  pthread_join(th, NULL);
+  _exit(rc == TT_OK ? 0 : 4);
+}
+
+static void test_shutdown_names_stuck_call(void) {
+  char *err = NULL;
+  int status = 0;
+  CHECK_EQ(tt_test_capture_child(shutdown_with_stuck_call, NULL, &err, &status), 0);
+  if (!err)
+    return;
+  CHECK_MSG(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child status %d; stderr:\n%s", status,
+            err);
+  long long id = 0;
+  const char *at = strstr(err, "caller is task ");
+  CHECK(at && sscanf(at, "caller is task %lld", &id) == 1);
+  char want[160];
+  snprintf(want, sizeof want, "called by task %lld (stuck_caller, spawned at ", id);
+  /* The function's name needs the symbolizer: the cross build's dladdr
+   * fallback cannot name a static function. */
+#if defined(__x86_64__)
+  const char *fn = "read_one_byte() at 0x";
+#else
+  const char *fn = "() at 0x";
+#endif
+  CHECK_MSG(strstr(err, "tt_shutdown is waiting for 1 blocking call(s) to return") &&
+                strstr(err, fn) && strstr(err, "running for ") && strstr(err, want) &&
+                strstr(err, "test_blocking.c:"),
+            "stderr:\n%s", err);
+  /* and it still waited for the call: the report came before the return */
+  const char *report = strstr(err, "tt_shutdown is waiting");
+  const char *done = strstr(err, "tt_shutdown returned 0 after");
+  CHECK(report && done && report < done);
+  if (report && done)
+    NOTE("the report: %.*s", (int)(done - report), report);
+  long long ms = done ? atoll(done + strlen("tt_shutdown returned 0 after ")) : 0;
+  CHECK_MSG(ms >= 2000, "tt_shutdown returned after %lld ms, before the call did", ms);
+  free(err);
+}
+
 int main(void) {
   setvbuf(stdout, NULL, _IOLBF, 0);
   tt_test_watchdog(180);
+  test_shutdown_names_stuck_call(); /* first: it forks, and no helper thread runs yet */
   RUN_MAIN(2, blocking_main, NULL);
   RUN_MAIN(1, one_worker_main, NULL);
   RUN_MAIN(1, blocking_main, NULL);

@@ -21,16 +21,34 @@
  *
  * The pool's size is TT_BLOCKING_MAX (1 to 4096, default 64), read at
  * tt_init (runtime.c).
+ *
+ * tt_shutdown waits for the calls in progress (a helper that finishes one
+ * touches the runtime). A call that never returns would make that wait
+ * silent, so each helper keeps a note of what it runs on the pool's
+ * `running` list, and after SHUTDOWN_REPORT_NS the shutdown names every
+ * call it still waits for on stderr.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
 
 #include "core/sched.h"
 #include "core/threads.h"
+#include "observe/hooks.h"
 
 #define IDLE_SECONDS 10
+#define SHUTDOWN_REPORT_NS 1000000000LL
+
+/* Who asked for a call: copied into the job at submission, since a
+ * detached job's task may be gone by the time anyone reads this. */
+typedef struct caller {
+  int64_t id; /* 0: a plain thread */
+  const char *entry, *file;
+  int line;
+} caller;
 
 typedef struct job {
   tt_fn fn;
@@ -40,13 +58,23 @@ typedef struct job {
   void *done_arg;
   struct job *next;
   int rc;
+  caller who;
 } job;
+
+/* A call a helper is running (on the helper's stack, on pool.running). */
+typedef struct running {
+  tt_fn fn;
+  caller who;
+  int64_t since;
+  struct running *next;
+} running;
 
 static struct {
   pthread_mutex_t mu;
   pthread_cond_t work;  /* a job was queued, or helpers must stop */
   pthread_cond_t quiet; /* inflight or nhelpers dropped */
   job *head, *tail;
+  running *running; /* the calls under way */
   int nhelpers, nidle;
   int nqueued; /* jobs in the queue, not yet taken by a helper */
   int64_t inflight;
@@ -78,11 +106,13 @@ static void *helper_main(void *unused) {
     if (!pool.head)
       pool.tail = NULL;
     pool.nqueued--;
-    pthread_mutex_unlock(&pool.mu);
     /* A task's job lives on its stack: read it all before fn runs. */
     tt_fn fn = j->fn;
     void *arg = j->arg;
     tt_task *t = j->task;
+    running me = {.fn = fn, .who = j->who, .since = tt_now(), .next = pool.running};
+    pool.running = &me;
+    pthread_mutex_unlock(&pool.mu);
     fn(arg);
     if (t) {
       tt__ready(t);
@@ -91,6 +121,10 @@ static void *helper_main(void *unused) {
       free(j);
     }
     pthread_mutex_lock(&pool.mu);
+    running **pp = &pool.running;
+    while (*pp != &me)
+      pp = &(*pp)->next;
+    *pp = me.next;
     if (--pool.inflight == 0)
       pthread_cond_broadcast(&pool.quiet);
   }
@@ -147,13 +181,19 @@ static void submit(void *p) {
   }
 }
 
+static caller caller_of(const tt_task *t) {
+  if (!t)
+    return (caller){0};
+  return (caller){.id = t->id, .entry = t->entry, .file = t->file, .line = t->line};
+}
+
 int tt_blocking(tt_fn fn, void *arg) {
   tt_task *t = tt__current();
   if (!t)
     return TT_ENOTASK;
   if (!fn)
     return TT_EINVAL;
-  job j = {.fn = fn, .arg = arg, .task = t, .next = NULL, .rc = 0};
+  job j = {.fn = fn, .arg = arg, .task = t, .next = NULL, .rc = 0, .who = caller_of(t)};
   tt__park(TT_WAIT_SYSCALL, NULL, submit, &j);
   return j.rc;
 }
@@ -162,7 +202,12 @@ int tt__blocking_detach(tt_fn fn, void *arg, void (*done)(void *), void *done_ar
   job *j = malloc(sizeof *j);
   if (!j)
     return TT_ENOMEM;
-  *j = (job){.fn = fn, .arg = arg, .task = NULL, .done = done, .done_arg = done_arg};
+  *j = (job){.fn = fn,
+             .arg = arg,
+             .task = NULL,
+             .done = done,
+             .done_arg = done_arg,
+             .who = caller_of(tt__current())};
   int rc = enqueue(j);
   if (rc < 0)
     free(j); /* not queued: still ours */
@@ -172,10 +217,48 @@ int tt__blocking_detach(tt_fn fn, void *arg, void (*done)(void *), void *done_ar
 /* Wait for calls in progress (their tasks are never resumed once the
  * runtime stops, but the helpers touch the runtime's queues when they
  * finish), then stop the helpers. */
+static void describe_call(FILE *out, tt_fn fn, const caller *who, const char *what) {
+  fprintf(out, "  %s() at %p, %s", tt__function_name((uintptr_t)fn), (void *)(uintptr_t)fn, what);
+  if (who->id)
+    fprintf(out, ", called by task %" PRId64 " (%s, spawned at %s:%d)\n", who->id,
+            who->entry ? who->entry : "?", who->file ? who->file : "?", who->line);
+  else
+    fprintf(out, "\n");
+}
+
+/* Under pool.mu: name every call tt_shutdown is waiting for. */
+static void report_stuck(void) {
+  int64_t now = tt_now();
+  fprintf(stderr,
+          "tether: tt_shutdown is waiting for %" PRId64
+          " blocking call(s) to return (a function run by tt_blocking must return for the "
+          "runtime to stop):\n",
+          pool.inflight);
+  char what[64];
+  for (running *r = pool.running; r; r = r->next) {
+    snprintf(what, sizeof what, "running for %.1f s", (double)(now - r->since) / 1e9);
+    describe_call(stderr, r->fn, &r->who, what);
+  }
+  for (job *j = pool.head; j; j = j->next)
+    describe_call(stderr, j->fn, &j->who, "queued");
+  fflush(stderr);
+}
+
 void tt__blocking_shutdown(void) {
   pthread_mutex_lock(&pool.mu);
-  while (pool.inflight > 0)
-    pthread_cond_wait(&pool.quiet, &pool.mu);
+  struct timespec at;
+  clock_gettime(CLOCK_REALTIME, &at);
+  at.tv_sec += SHUTDOWN_REPORT_NS / 1000000000LL;
+  bool reported = false;
+  while (pool.inflight > 0) {
+    if (reported) {
+      pthread_cond_wait(&pool.quiet, &pool.mu);
+    } else if (pthread_cond_timedwait(&pool.quiet, &pool.mu, &at) == ETIMEDOUT) {
+      if (pool.inflight > 0)
+        report_stuck();
+      reported = true;
+    }
+  }
   pool.stop = true;
   pthread_cond_broadcast(&pool.work);
   while (pool.nhelpers > 0)

@@ -26,4 +26,9 @@ int tt__dump_signal_armed(void);
  * reports of tasks that outlived their scope (a task group's). */
 void tt__print_tasks(FILE *out, bool (*pick)(int64_t id, void *arg), void *arg);
 
+/* The name of the function whose first instruction is at addr, "?" when
+ * unknown (symbolize.c; the string lives as long as the process). For
+ * tt_shutdown's report of the blocking calls it waits for. */
+const char *tt__function_name(uintptr_t addr);
+
 #endif

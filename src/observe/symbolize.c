@@ -28,6 +28,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "observe/hooks.h"
 #include "observe/snapshot.h"
 
 #ifdef TT_HAVE_LIBDW
@@ -276,6 +277,12 @@ static sym_entry find(uintptr_t pc) {
 void tt__symbolize(uintptr_t pc, tt_frame *out) {
   sym_entry e = find(pc);
   *out = (tt_frame){.pc = pc, .func = e.func, .file = e.file, .line = e.line, .offset = e.offset};
+}
+
+const char *tt__function_name(uintptr_t addr) {
+  tt_frame f;
+  tt__symbolize(addr + 1, &f); /* as a return address into its first instruction */
+  return f.func && f.func[0] ? f.func : "?";
 }
 
 int tt__symbolize_inlined(uintptr_t pc, tt_frame *out, int max) {
