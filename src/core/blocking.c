@@ -214,9 +214,6 @@ int tt__blocking_detach(tt_fn fn, void *arg, void (*done)(void *), void *done_ar
   return rc;
 }
 
-/* Wait for calls in progress (their tasks are never resumed once the
- * runtime stops, but the helpers touch the runtime's queues when they
- * finish), then stop the helpers. */
 static void describe_call(FILE *out, tt_fn fn, const caller *who, const char *what) {
   fprintf(out, "  %s() at %p, %s", tt__function_name((uintptr_t)fn), (void *)(uintptr_t)fn, what);
   if (who->id)
@@ -244,6 +241,9 @@ static void report_stuck(void) {
   fflush(stderr);
 }
 
+/* Wait for calls in progress (their tasks are never resumed once the
+ * runtime stops, but the helpers touch the runtime's queues when they
+ * finish), then stop the helpers. */
 void tt__blocking_shutdown(void) {
   pthread_mutex_lock(&pool.mu);
   struct timespec at;
