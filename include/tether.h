@@ -480,7 +480,7 @@ int tt_group_destroy(tt_group *g, int64_t grace);
  * from a task returning non-zero, is what tt_group_wait returns, and its
  * message becomes the group context's cause. Returns `code`, so that a
  * task can end with `return tt_group_fail(g, code, "...", ...);`; TT_EINVAL
- * for a NULL group or a zero code. Callable from any thread. */
+ * for a NULL group or a zero code. Callable from any task, in the group or not. */
 int tt_group_fail(tt_group *g, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* The first failure's message (a task's return names the task, its entry
