@@ -52,6 +52,8 @@ enum {
   TT_ECONNREFUSED = -17, /* nobody listens at that address */
   TT_EBADF = -18,        /* not an open descriptor, or a handle already closed */
   TT_ERESOLVE = -19,     /* a name did not resolve (getaddrinfo failed) */
+  TT_ETOOBIG = -20,      /* a response body went past its limit (HTTP client) */
+  TT_EPROTO = -21,       /* the peer broke the protocol (a malformed HTTP response) */
   /* Any other system error: TT_ESYS(errno), below TT_ESYS_BASE, so it can
    * never be mistaken for a TT_E* code; tt_errno() gives the errno back. */
   TT_ESYS_BASE = -1000,
@@ -1021,6 +1023,102 @@ int tt_signal_stop(tt_chan *c);
  * signal after the first one has cancelled it gets the signal's old
  * disposition (a second Ctrl-C ends the program). */
 int tt_signal_notify_ctx(tt_context *parent, const int *sigs, int n, tt_context **out);
+
+/* ---- HTTP client --------------------------------------------------------
+ *
+ * The seed's leak-proof client: every request has a timeout, at most
+ * max_in_flight run at once, a response body is capped, and shutdown stops
+ * new requests and gives the ones in flight a grace period before it cuts
+ * them off. Transfers are libcurl's, driven through its multi-socket API
+ * from the runtime's poller by one driver task per client: a request parks
+ * its calling task (in "chan receive" on its reply) and takes no thread.
+ * Every task the client starts (the driver, one watcher per socket and
+ * direction) belongs to the client and is gone when tt_http_client_shutdown
+ * returns. Built when libcurl is found (it is required on native builds:
+ * scripts/deps.sh build installs it). docs/HTTP.md, "Client".
+ *
+ * Errors: TT_ETIMEDOUT (the request's timeout, or its context's deadline),
+ * TT_ECANCELED (its context was cancelled, or shutdown cut it off after the
+ * grace), TT_ETOOBIG (the body passed max_body: the transfer is stopped at
+ * the limit, or at once when Content-Length announces more),
+ * TT_ECONNREFUSED, TT_ERESOLVE (the host name did not resolve),
+ * TT_ECONNRESET (the connection broke before the response was complete),
+ * TT_EPROTO (not a valid HTTP response), TT_ESHUTDOWN (the client is shut
+ * down or shutting down: the request was not started), TT_EINVAL (NULL
+ * client, response or URL; a URL curl rejects), TT_ENOTASK (off a task),
+ * TT_ENOMEM. A status such as 404 or 500 is a response, not an error.
+ * The response's `error` says more in words (curl's message) whenever a
+ * call fails after the transfer started.
+ */
+typedef struct tt_http_client tt_http_client;
+
+/* Zero fields take the defaults; negative ones are TT_EINVAL. Times in ns. */
+typedef struct tt_http_client_opts {
+  int64_t timeout;         /* whole request, connect to last body byte: 30 s */
+  int64_t connect_timeout; /* TCP connect: 10 s */
+  int max_in_flight;       /* requests at once; more wait for a slot (with their
+                              context): 64 */
+  int64_t max_body;        /* response body bytes: 10 MiB */
+  int max_idle_conns;      /* keep-alive connections kept for reuse: 16 */
+  const char *user_agent;  /* NULL: "tether/<version>" */
+} tt_http_client_opts;
+
+/* A body handed to a callback as it arrives instead of being gathered
+ * (large downloads): called on the client's driver task, so it must not
+ * block; non-zero stops the transfer, and the request fails with
+ * TT_ECANCELED. max_body still applies. */
+typedef int (*tt_http_body_fn)(const void *data, size_t n, void *arg);
+
+typedef struct tt_http_request {
+  const char *method;               /* NULL: GET (POST when body is set) */
+  const char *url;                  /* http:// or https:// */
+  const char *const *headers;       /* "Name: value" lines, NULL-terminated, or NULL */
+  const void *body;                 /* request body, or NULL */
+  size_t body_len;
+  int64_t timeout;                  /* 0: the client's; < 0: TT_EINVAL */
+  int64_t max_body;                 /* 0: the client's; < 0: TT_EINVAL */
+  tt_http_body_fn on_body;          /* NULL: gather the body into the response */
+  void *on_body_arg;
+} tt_http_request;
+
+typedef struct tt_http_response {
+  int status;        /* 200, 404, ... (0 when no response head arrived) */
+  char *headers;     /* the head's fields, "Name: value\r\n" each, NUL-terminated */
+  size_t headers_len;
+  char *body;        /* NUL-terminated (the NUL is not counted); NULL with on_body */
+  size_t body_len;   /* bytes received (also with on_body) */
+  char error[256];   /* why the call failed, in words; "" on success */
+} tt_http_response;
+
+/* A new client. opts: NULL for the defaults. 0, TT_EINVAL, TT_ENOMEM,
+ * TT_ENOTINIT (the runtime is not running). Any thread. */
+int tt_http_client_new(const tt_http_client_opts *opts, tt_http_client **out);
+/* One request, from a task: *resp is filled (free it with
+ * tt_http_response_free, also after an error) and the call returns 0 or an
+ * error above. ctx (NULL: none) cancels or bounds this request besides its
+ * timeout; the request is then stopped inside curl before the call
+ * returns. */
+int tt_http_do(tt_http_client *c, tt_context *ctx, const tt_http_request *req,
+               tt_http_response *resp);
+/* tt_http_do of a GET. */
+int tt_http_get(tt_http_client *c, tt_context *ctx, const char *url, tt_http_response *resp);
+/* The value of the first response field called `name` (any case) in buf
+ * (NUL-terminated, whitespace trimmed): its length, TT_ENOENT when absent,
+ * TT_ENOMEM when it does not fit, TT_EINVAL for NULL arguments. */
+int tt_http_response_header(const tt_http_response *resp, const char *name, char *buf,
+                            size_t cap);
+void tt_http_response_free(tt_http_response *resp);
+/* Requests running or waiting for a slot right now. */
+int tt_http_client_in_flight(const tt_http_client *c);
+/* Stop: new requests fail with TT_ESHUTDOWN at once; those in flight get
+ * grace_ns to finish, then are cancelled (their calls return TT_ECANCELED).
+ * Returns how many were cut off (>= 0), once every request has returned
+ * and every task of the client has exited; TT_EINVAL (NULL, negative
+ * grace), TT_ENOTASK. A second call returns 0. */
+int tt_http_client_shutdown(tt_http_client *c, int64_t grace_ns);
+/* Free a client that was shut down: 0; TT_EBUSY (nothing freed) while it
+ * has not been, TT_EINVAL for NULL. Any thread. */
+int tt_http_client_free(tt_http_client *c);
 
 #ifdef __cplusplus
 }

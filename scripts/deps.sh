@@ -7,7 +7,8 @@
 #                                    (default: build test)
 #
 #   build  cmake, make, gcc (with its sanitizer runtimes), libc6-dev, pkg-config,
-#          libdw-dev (stack symbolization) and zlib1g-dev (gzipped pprof)
+#          libdw-dev (stack symbolization), zlib1g-dev (gzipped pprof) and
+#          libcurl4-openssl-dev (the HTTP client)
 #   test   build + git, setarch (TSan fallback), and what scripts/test-install.sh
 #          uses (pkg-config, mktemp, readelf); libhttp-parser-dev (the oracle
 #          test_http_oracle checks the HTTP parser against) and clang (the
@@ -77,6 +78,7 @@ check_build() {
   need_cmd pkg-config pkg-config
   pkg_installed libdw-dev || need_pkg libdw-dev
   pkg_installed zlib1g-dev || need_pkg zlib1g-dev
+  pkg_installed libcurl4-openssl-dev || need_pkg libcurl4-openssl-dev
   if ! pkg_installed libc6-dev && [ ! -e /usr/include/stdio.h ]; then
     need_pkg libc6-dev
   fi

@@ -11,7 +11,7 @@
 
 #define T0 784111777 /* Sun, 06 Nov 1994 08:49:37 GMT: RFC 9110's example */
 
-static void check_bytes(const tt_http_response *r, const char *want) {
+static void check_bytes(const tt_http_resp_buf *r, const char *want) {
   size_t n = strlen(want);
   CHECK_MSG(r->out.len == n && memcmp(r->out.data, want, n) == 0, "got:\n%.*s\nwant:\n%s",
             (int)r->out.len, (const char *)r->out.data, want);
@@ -28,7 +28,7 @@ int main(void) {
   CHECK_STREQ(tt__http_status_text(431), "Request Header Fields Too Large");
   CHECK_STREQ(tt__http_status_text(299), "");
 
-  tt_http_response r = {0};
+  tt_http_resp_buf r = {0};
   CHECK_EQ(tt__http_resp_start(&r, 200, false, T0), 0);
   CHECK_EQ(tt__http_resp_field(&r, "Content-Type", "text/plain; charset=utf-8"), 0);
   CHECK_EQ(tt__http_resp_body(&r, "hello", 5), 0);

@@ -60,6 +60,8 @@ const char *tt_strerror(int code) {
   case TT_ECONNREFUSED: return "connection refused";
   case TT_EBADF: return "bad or closed descriptor";
   case TT_ERESOLVE: return "name resolution failed";
+  case TT_ETOOBIG: return "response body too large";
+  case TT_EPROTO: return "protocol error: not a valid response";
   default: break;
   }
   /* System errors keep their errno (TT_ESYS); glibc's description table is

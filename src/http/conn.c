@@ -72,7 +72,7 @@ struct tt_http_conn {
   bool broken; /* a write failed, or the framing is lost: close */
   tt_http_parser p;
   tt_http_exchange ex;
-  tt_http_response resp;
+  tt_http_resp_buf resp;
   tt_wg *watch_wg;
   char pathbuf[256]; /* the path when short; longer ones are allocated */
 };

@@ -88,7 +88,7 @@ void tt__http_write_continue(tt_bytebuf *out) { put_str(out, "HTTP/1.1 100 Conti
 
 static bool body_forbidden(int status) { return status < 200 || status == 204 || status == 304; }
 
-int tt__http_resp_start(tt_http_response *r, int status, bool head_only, time_t now) {
+int tt__http_resp_start(tt_http_resp_buf *r, int status, bool head_only, time_t now) {
   if (status < 100 || status > 599)
     return TT_EINVAL;
   r->out.len = 0;
@@ -136,7 +136,7 @@ bool tt__http_field_ok(const char *name, const char *value) {
          !tt__http_caseeq(name, n, "transfer-encoding", 17);
 }
 
-int tt__http_resp_field(tt_http_response *r, const char *name, const char *value) {
+int tt__http_resp_field(tt_http_resp_buf *r, const char *name, const char *value) {
   if (r->state != R_FIELDS || !tt__http_field_ok(name, value))
     return TT_EINVAL;
   put_str(&r->out, name);
@@ -146,7 +146,7 @@ int tt__http_resp_field(tt_http_response *r, const char *name, const char *value
   return 0;
 }
 
-int tt__http_resp_body(tt_http_response *r, const void *data, size_t len) {
+int tt__http_resp_body(tt_http_resp_buf *r, const void *data, size_t len) {
   if (r->state != R_FIELDS || (len && !data))
     return TT_EINVAL;
   if (body_forbidden(r->status)) {
@@ -164,7 +164,7 @@ int tt__http_resp_body(tt_http_response *r, const void *data, size_t len) {
   return 0;
 }
 
-int tt__http_resp_chunked_begin(tt_http_response *r) {
+int tt__http_resp_chunked_begin(tt_http_resp_buf *r) {
   if (r->state != R_FIELDS || body_forbidden(r->status))
     return TT_EINVAL;
   put_str(&r->out, "Transfer-Encoding: chunked\r\n\r\n");
@@ -172,7 +172,7 @@ int tt__http_resp_chunked_begin(tt_http_response *r) {
   return 0;
 }
 
-int tt__http_resp_chunk(tt_http_response *r, const void *data, size_t len) {
+int tt__http_resp_chunk(tt_http_resp_buf *r, const void *data, size_t len) {
   if (r->head_only && r->state == R_DONE)
     return 0; /* HEAD: the body is not sent, whatever the handler writes */
   if (r->state != R_CHUNKED || (len && !data))
@@ -187,7 +187,7 @@ int tt__http_resp_chunk(tt_http_response *r, const void *data, size_t len) {
   return 0;
 }
 
-int tt__http_resp_chunked_end(tt_http_response *r) {
+int tt__http_resp_chunked_end(tt_http_resp_buf *r) {
   if (r->head_only && r->state == R_DONE)
     return 0;
   if (r->state != R_CHUNKED)
@@ -197,9 +197,9 @@ int tt__http_resp_chunked_end(tt_http_response *r) {
   return 0;
 }
 
-bool tt__http_resp_done(const tt_http_response *r) { return r->state == R_DONE; }
+bool tt__http_resp_done(const tt_http_resp_buf *r) { return r->state == R_DONE; }
 
-void tt__http_resp_free(tt_http_response *r) {
+void tt__http_resp_free(tt_http_resp_buf *r) {
   free(r->out.data);
   memset(r, 0, sizeof *r);
 }

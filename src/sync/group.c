@@ -158,7 +158,7 @@ static void group_entry(void *arg) {
   tt__current()->drop_arg = NULL; /* freed here, not by a shutdown */
   /* A tether code (or TT_ESYS) says what it means; the caller's own codes
    * are theirs to explain. */
-  bool ours = rc < 0 && (rc >= TT_ERESOLVE || rc < TT_ESYS_BASE);
+  bool ours = rc < 0 && (rc >= TT_EPROTO || rc < TT_ESYS_BASE);
   if (rc != 0) {
     char msg[sizeof g->msg];
     snprintf(msg, sizeof msg, "task %lld (%s) returned %d%s%s", (long long)self, gt->entry, rc,

@@ -1,0 +1,419 @@
+/*
+ * The HTTP client's driver task and socket watchers (client.h has the
+ * design). The driver owns the curl multi handle: it starts requests (at
+ * most max_in_flight at a time, the rest wait in its queue), feeds curl the
+ * readiness of its sockets and its timer, and sends each request's result
+ * on the request's own channel once curl has let go of its easy handle.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "http/client.h"
+
+/* ---- Sockets ---------------------------------------------------------- */
+
+static void csock_unref(csock *k) {
+  if (atomic_fetch_sub(&k->refs, 1) == 1)
+    free(k);
+}
+
+typedef struct watch_arg {
+  csock *k;
+  int dir; /* TT_READABLE or TT_WRITABLE */
+} watch_arg;
+
+/* A watcher: forwards each edge of one direction to the driver (once
+ * until the driver has looked) and ends when the driver closes the
+ * duplicate. */
+static int watch(tt_context *ctx, void *arg) {
+  (void)ctx;
+  watch_arg w = *(watch_arg *)arg;
+  free(arg);
+  csock *k = w.k;
+  while (tt_fd_wait(k->f, w.dir) == 0) {
+    if (atomic_exchange(&k->queued, true))
+      continue;
+    atomic_fetch_add(&k->refs, 1);
+    client_msg m = {MSG_READY, k};
+    if (tt_chan_send(k->c->events, &m) != 0) {
+      csock_unref(k);
+      break; /* the driver has stopped */
+    }
+  }
+  csock_unref(k);
+  return 0;
+}
+
+static void mark_pending(tt_http_client *c, csock *k) {
+  if (k->pending || k->closed)
+    return;
+  k->pending = true;
+  k->next_pending = c->pending;
+  c->pending = k;
+}
+
+static bool table_fit(tt_http_client *c, int fd) {
+  if (fd < c->nsocks)
+    return true;
+  int n = c->nsocks ? c->nsocks : 64;
+  while (n <= fd)
+    n *= 2;
+  csock **t = realloc(c->socks, (size_t)n * sizeof *t);
+  if (!t)
+    return false;
+  memset(t + c->nsocks, 0, (size_t)(n - c->nsocks) * sizeof *t);
+  c->socks = t;
+  c->nsocks = n;
+  return true;
+}
+
+static bool spawn_watcher(csock *k, int dir) {
+  watch_arg *w = malloc(sizeof *w);
+  if (!w)
+    return false;
+  *w = (watch_arg){k, dir};
+  atomic_fetch_add(&k->refs, 1);
+  if (tt_group_go(k->c->group, watch, w) < 0) {
+    free(w);
+    atomic_fetch_sub(&k->refs, 1);
+    return false;
+  }
+  return true;
+}
+
+static void close_sock(tt_http_client *c, csock *k) {
+  c->socks[k->fd] = NULL;
+  k->closed = true;
+  (void)tt_fd_close(k->f); /* wakes the watchers: they end */
+  if (!k->pending)
+    csock_unref(k); /* the table's reference; a pending one drops it later */
+}
+
+/* A socket curl starts to use: NULL when it cannot be watched. */
+static csock *open_sock(tt_http_client *c, int fd) {
+  if (!table_fit(c, fd))
+    return NULL;
+  csock *k = calloc(1, sizeof *k);
+  if (!k)
+    return NULL;
+  k->c = c;
+  k->fd = fd;
+  atomic_init(&k->refs, 1);
+  int dup = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  if (dup < 0 || tt_fd_attach(dup, &k->f) != 0) {
+    if (dup >= 0)
+      close(dup);
+    free(k);
+    return NULL;
+  }
+  c->socks[fd] = k;
+  if (!spawn_watcher(k, TT_READABLE) || !spawn_watcher(k, TT_WRITABLE)) {
+    close_sock(c, k);
+    return NULL;
+  }
+  return k;
+}
+
+/* ---- curl's callbacks (they only record: curl may not be called back) -- */
+
+static int on_socket(CURL *easy, curl_socket_t fd, int what, void *arg, void *sockp) {
+  (void)sockp;
+  tt_http_client *c = arg;
+  csock *k = fd >= 0 && fd < c->nsocks ? c->socks[fd] : NULL;
+  if (what == CURL_POLL_REMOVE) {
+    if (k)
+      close_sock(c, k);
+    return 0;
+  }
+  if (!k && !(k = open_sock(c, fd))) {
+    /* Unwatchable (out of descriptors or memory): fail the request that
+     * asked, rather than let it wait for an event that cannot come. */
+    client_req *r = NULL;
+    curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&r);
+    if (r && !r->fail)
+      r->fail = TT_ENOMEM;
+    return 0;
+  }
+  k->want = what;
+  mark_pending(c, k); /* it may be ready already: no edge would say so */
+  return 0;
+}
+
+static int on_timer(CURLM *multi, long ms, void *arg) {
+  (void)multi;
+  tt_http_client *c = arg;
+  c->timer_at = ms < 0 ? TT_NO_DEADLINE : tt_now() + (int64_t)ms * 1000000;
+  return 0;
+}
+
+CURLM *tt__http_client_multi(tt_http_client *c) {
+  CURLM *m = curl_multi_init();
+  if (!m)
+    return NULL;
+  curl_multi_setopt(m, CURLMOPT_SOCKETFUNCTION, on_socket);
+  curl_multi_setopt(m, CURLMOPT_SOCKETDATA, c);
+  curl_multi_setopt(m, CURLMOPT_TIMERFUNCTION, on_timer);
+  curl_multi_setopt(m, CURLMOPT_TIMERDATA, c);
+  curl_multi_setopt(m, CURLMOPT_MAXCONNECTS, (long)c->o.max_idle_conns);
+  return m;
+}
+
+/* ---- Requests ----------------------------------------------------------- */
+
+static void list_push(req_list *l, client_req *r) {
+  r->next = NULL;
+  r->prev = l->last;
+  if (l->last)
+    l->last->next = r;
+  else
+    l->first = r;
+  l->last = r;
+  l->n++;
+}
+
+static void list_remove(req_list *l, client_req *r) {
+  if (r->prev)
+    r->prev->next = r->next;
+  else
+    l->first = r->next;
+  if (r->next)
+    r->next->prev = r->prev;
+  else
+    l->last = r->prev;
+  r->prev = r->next = NULL;
+  l->n--;
+}
+
+/* Hand the result over. The requester may return (and its stack frame,
+ * where r lives, go) the moment the value is on the channel. */
+static void finish(tt_http_client *c, client_req *r, int code, const char *why) {
+  long status = 0;
+  curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &status);
+  r->resp->status = (int)status;
+  if (r->active) {
+    curl_multi_remove_handle(c->multi, r->easy);
+    list_remove(&c->active, r);
+    r->active = false;
+  } else if (r->queued) {
+    list_remove(&c->waiting, r);
+    r->queued = false;
+  }
+  r->finished = true;
+  if (code != 0 && why && !r->resp->error[0])
+    snprintf(r->resp->error, sizeof r->resp->error, "%s", why);
+  tt_chan *done = r->done;
+  (void)tt_chan_send(done, &code); /* capacity 1, sent once: never waits */
+}
+
+static int curl_code(client_req *r, CURLcode rc) {
+  if (r->fail)
+    return r->fail;
+  switch (rc) {
+  case CURLE_OK: return 0;
+  case CURLE_OPERATION_TIMEDOUT: return TT_ETIMEDOUT;
+  case CURLE_COULDNT_RESOLVE_HOST:
+  case CURLE_COULDNT_RESOLVE_PROXY: return TT_ERESOLVE;
+  case CURLE_COULDNT_CONNECT: {
+    long e = 0;
+    curl_easy_getinfo(r->easy, CURLINFO_OS_ERRNO, &e);
+    return e == 0 || e == ECONNREFUSED ? TT_ECONNREFUSED : TT_ESYS((int)e);
+  }
+  case CURLE_FILESIZE_EXCEEDED: return TT_ETOOBIG;
+  case CURLE_OUT_OF_MEMORY: return TT_ENOMEM;
+  case CURLE_URL_MALFORMAT:
+  case CURLE_UNSUPPORTED_PROTOCOL: return TT_EINVAL;
+  case CURLE_GOT_NOTHING:
+  case CURLE_RECV_ERROR:
+  case CURLE_SEND_ERROR:
+  case CURLE_PARTIAL_FILE: return TT_ECONNRESET;
+  default: return TT_EPROTO;
+  }
+}
+
+static void start_waiting(tt_http_client *c) {
+  while (c->waiting.first && c->active.n < c->o.max_in_flight) {
+    client_req *r = c->waiting.first;
+    list_remove(&c->waiting, r);
+    r->queued = false;
+    if (curl_multi_add_handle(c->multi, r->easy) != CURLM_OK) {
+      finish(c, r, TT_ENOMEM, "curl refused the transfer");
+      continue;
+    }
+    r->active = true;
+    list_push(&c->active, r);
+  }
+}
+
+static void collect(tt_http_client *c) {
+  CURLMsg *m;
+  int left;
+  while ((m = curl_multi_info_read(c->multi, &left))) {
+    if (m->msg != CURLMSG_DONE)
+      continue;
+    client_req *r = NULL;
+    curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&r);
+    CURLcode rc = m->data.result;
+    int code = curl_code(r, rc);
+    char why[128];
+    if (r->fail == TT_ETOOBIG)
+      snprintf(why, sizeof why, "the response body passed the limit of %lld bytes",
+               (long long)r->max_body);
+    else if (r->fail == TT_ECANCELED)
+      snprintf(why, sizeof why, "the body callback stopped the transfer");
+    else
+      snprintf(why, sizeof why, "%s", curl_easy_strerror(rc));
+    if (r->fail)
+      r->resp->error[0] = 0; /* curl's words would name its own symptom */
+    finish(c, r, code, why);
+  }
+  /* A transfer failed by a callback of ours that curl has not ended yet
+   * (an unwatchable socket): end it now. */
+  for (client_req *r = c->active.first, *next; r; r = next) {
+    next = r->next;
+    if (r->fail == TT_ENOMEM)
+      finish(c, r, TT_ENOMEM, "cannot watch the connection's socket");
+  }
+  start_waiting(c);
+}
+
+static void action(tt_http_client *c, curl_socket_t fd, int flags) {
+  int running;
+  curl_multi_socket_action(c->multi, fd, flags, &running);
+  collect(c);
+}
+
+/* Level checks: poll each socket that had an edge or a change of interest,
+ * and tell curl what is ready. One round per loop of the driver. */
+static void check_levels(tt_http_client *c) {
+  csock *list = c->pending;
+  c->pending = NULL;
+  while (list) {
+    csock *k = list;
+    list = k->next_pending;
+    k->pending = false;
+    if (k->closed) {
+      csock_unref(k); /* the table's reference, left to us by close_sock */
+      continue;
+    }
+    short ev = (short)(((k->want & CURL_POLL_IN) ? POLLIN : 0) |
+                       ((k->want & CURL_POLL_OUT) ? POLLOUT : 0));
+    struct pollfd p = {.fd = tt_fd_num(k->f), .events = ev};
+    if (!ev || p.fd < 0 || poll(&p, 1, 0) <= 0)
+      continue;
+    int flags = 0;
+    if (p.revents & (POLLIN | POLLHUP | POLLERR))
+      flags |= CURL_CSELECT_IN;
+    if (p.revents & POLLOUT)
+      flags |= CURL_CSELECT_OUT;
+    if (p.revents & POLLERR)
+      flags |= CURL_CSELECT_ERR;
+    atomic_fetch_add(&k->refs, 1);
+    action(c, k->fd, flags);
+    if (!k->closed && k->want)
+      mark_pending(c, k); /* more may be waiting: look again next round */
+    csock_unref(k);
+  }
+}
+
+static void cut_all(tt_http_client *c, tt_chan *reply) {
+  c->cut = true;
+  int n = c->active.n + c->waiting.n;
+  while (c->active.first)
+    finish(c, c->active.first, TT_ECANCELED, "cut off by tt_http_client_shutdown");
+  while (c->waiting.first)
+    finish(c, c->waiting.first, TT_ECANCELED, "cut off by tt_http_client_shutdown");
+  (void)tt_chan_send(reply, &n);
+}
+
+static void handle(tt_http_client *c, const client_msg *m) {
+  switch (m->kind) {
+  case MSG_SUBMIT: {
+    client_req *r = m->p;
+    if (c->cut) { /* started just before shutdown's cut: cut it too */
+      finish(c, r, TT_ECANCELED, "cut off by tt_http_client_shutdown");
+      break;
+    }
+    r->queued = true;
+    list_push(&c->waiting, r);
+    start_waiting(c);
+    break;
+  }
+  case MSG_CANCEL: {
+    client_req *r = m->p;
+    if (!r->finished)
+      finish(c, r, r->cancel_code,
+             r->cancel_code == TT_ETIMEDOUT ? "the request's context deadline passed"
+                                            : "the request's context was cancelled");
+    break;
+  }
+  case MSG_READY: {
+    csock *k = m->p;
+    atomic_store(&k->queued, false);
+    mark_pending(c, k);
+    csock_unref(k);
+    break;
+  }
+  case MSG_CUT: cut_all(c, m->p); break;
+  case MSG_STOP: c->stopped = true; break;
+  default: break;
+  }
+}
+
+static void teardown(tt_http_client *c) {
+  for (int fd = 0; fd < c->nsocks; fd++)
+    if (c->socks[fd])
+      close_sock(c, c->socks[fd]);
+  while (c->pending) {
+    csock *k = c->pending;
+    c->pending = k->next_pending;
+    k->pending = false;
+    if (k->closed)
+      csock_unref(k);
+  }
+  curl_multi_cleanup(c->multi);
+  c->multi = NULL;
+  /* Watchers still sending get TT_ECLOSED; what is buffered holds
+   * references to drop. */
+  tt_chan_close(c->events);
+  client_msg m;
+  while (tt_chan_recv(c->events, &m) == 0)
+    if (m.kind == MSG_READY)
+      csock_unref(m.p);
+}
+
+int tt__http_client_driver(tt_context *ctx, void *arg) {
+  (void)ctx;
+  tt_http_client *c = arg;
+  while (!c->stopped) {
+    if (c->timer_at != TT_NO_DEADLINE && c->timer_at <= tt_now()) {
+      c->timer_at = TT_NO_DEADLINE;
+      action(c, CURL_SOCKET_TIMEOUT, 0);
+    }
+    check_levels(c);
+    client_msg m;
+    int rc;
+    if (c->pending) {
+      rc = tt_chan_try_recv(c->events, &m);
+      if (rc == TT_EAGAIN) {
+        tt_yield(); /* sockets still ready: let others run, then look again */
+        continue;
+      }
+    } else if (c->timer_at == TT_NO_DEADLINE) {
+      rc = tt_chan_recv(c->events, &m);
+    } else {
+      rc = tt_chan_recv_until(c->events, &m, c->timer_at);
+    }
+    if (rc == TT_ETIMEDOUT)
+      continue; /* curl's timer: the top of the loop runs it */
+    if (rc != 0)
+      break;
+    handle(c, &m);
+  }
+  teardown(c);
+  return 0;
+}
