@@ -99,6 +99,12 @@ static void h_echo(tt_http_exchange *ex, void *arg) {
   tt_http_respond(ex, 200, "text/plain", method_body, (size_t)len);
 }
 
+static void h_redirect(tt_http_exchange *ex, void *arg) {
+  (void)arg;
+  tt_http_resp_header(ex, "Location", "/hello");
+  tt_http_respond(ex, 302, "text/plain", "moved", 5);
+}
+
 static char g_base[64]; /* http://127.0.0.1:PORT */
 
 static void url(char *out, size_t n, const char *path) { snprintf(out, n, "%s%s", g_base, path); }
@@ -207,6 +213,13 @@ static void test_get(void) {
   CHECK_EQ(tt_http_get(c, NULL, u, &r), 0);
   CHECK_EQ(r.status, 503);
   CHECK_STREQ(r.body, "status");
+  tt_http_response_free(&r);
+  /* Redirects are not followed: the 3xx is the response. */
+  url(u, sizeof u, "/redirect");
+  CHECK_EQ(tt_http_get(c, NULL, u, &r), 0);
+  CHECK_EQ(r.status, 302);
+  CHECK_STREQ(r.body, "moved");
+  CHECK_EQ(tt_http_response_header(&r, "Location", v, sizeof v), 6);
   tt_http_response_free(&r);
   url(u, sizeof u, "/nowhere");
   CHECK_EQ(tt_http_get(c, NULL, u, &r), 0);
@@ -540,6 +553,7 @@ static void all_tests(void *arg) {
   tt_http_handle(srv, "GET", "/bytes", h_bytes, NULL);
   tt_http_handle(srv, "GET", "/stream", h_stream, NULL);
   tt_http_handle(srv, NULL, "/echo", h_echo, NULL);
+  tt_http_handle(srv, "GET", "/redirect", h_redirect, NULL);
   CHECK_EQ(tt_http_server_listen(srv, "127.0.0.1", "0"), 0);
   snprintf(g_base, sizeof g_base, "http://127.0.0.1:%d", tt_http_server_port(srv));
   g_raw_ctx = tt_with_cancel(NULL);

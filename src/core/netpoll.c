@@ -154,7 +154,7 @@ void tt__netpoll_shutdown(void) {
     pd->rq.first = pd->rq.last = NULL;
     pd->wq.first = pd->wq.last = NULL;
     pd->refs = 0;
-    pd->closing = false;
+    __atomic_store_n(&pd->closing, false, __ATOMIC_RELAXED);
     tt_spin_unlock(&pd->lock);
     if (!live)
       continue;
@@ -196,7 +196,7 @@ int64_t tt__pollfd_open_cb(int fd, bool close_fd, int (*on_event)(tt_pollfd *pd)
   tt_spin_lock(&pd->lock);
   pd->fd = fd;
   pd->close_fd = close_fd;
-  pd->closing = false;
+  __atomic_store_n(&pd->closing, false, __ATOMIC_RELAXED);
   pd->rready = pd->wready = false;
   pd->refs = 1;
   pd->rq.first = pd->rq.last = NULL;
@@ -272,7 +272,7 @@ int tt__pollfd_close(tt_pollfd *pd, bool keep_fd) {
     tt_spin_unlock(&pd->lock);
     return TT_ECLOSED;
   }
-  pd->closing = true;
+  __atomic_store_n(&pd->closing, true, __ATOMIC_RELEASE); /* read unlocked by woken waiters (fd.c) */
   if (keep_fd)
     pd->close_fd = false;
   pd->refs--; /* the handle's own reference; the caller still holds one */
