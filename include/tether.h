@@ -604,14 +604,29 @@ int tt_count_by_site(tt_site_count *out, int max);
  * run for longer than `stall` ns without a scheduling point (it starves its
  * worker). Zero fields take defaults: 1 s, 10 samples, 1000, 100, 100 ms;
  * log NULL means stderr unless a callback is set. */
+/* Baselines: the seed's LeakDetector, by spawn site. Take one when the
+ * program has settled; later, tt_baseline_check names every spawn site
+ * whose live task count grew by more than `tolerance` since, with the
+ * stacks of its newest tasks, on `out` (NULL: nothing written). It returns
+ * how many sites grew that much (0: within tolerance), TT_EINVAL (NULL
+ * baseline, negative tolerance), TT_ENOTINIT, TT_ENOMEM. Any thread; the
+ * counts are a moving picture of a changing population, as every walk. */
+typedef struct tt_baseline tt_baseline;
+tt_baseline *tt_baseline_take(void); /* NULL when not running or out of memory */
+int tt_baseline_check(const tt_baseline *b, int64_t tolerance, FILE *out);
+int64_t tt_baseline_total(const tt_baseline *b); /* live tasks when it was taken */
+void tt_baseline_free(tt_baseline *b);
+
 typedef enum tt_monitor_event_kind {
   TT_MONITOR_GROWTH = 1,
-  TT_MONITOR_STALL = 2
+  TT_MONITOR_STALL = 2,
+  TT_MONITOR_BASELINE = 3
 } tt_monitor_event_kind;
 typedef struct tt_monitor_event {
   tt_monitor_event_kind kind;
-  int64_t total, total_before; /* GROWTH: now and at the start of the window */
-  const tt_site_count *sites;  /* GROWTH: sites that grew, largest growth first */
+  int64_t total, total_before; /* GROWTH: now and at the start of the window;
+                                  BASELINE: now and at the baseline */
+  const tt_site_count *sites;  /* GROWTH, BASELINE: sites that grew, largest growth first */
   const int64_t *site_growth;  /* ...and by how much */
   int nsites;
   int64_t task_id; /* STALL: the task, its worker, and for how long */
@@ -627,6 +642,12 @@ typedef struct tt_monitor_opts {
   void (*callback)(const tt_monitor_event *ev, void *arg);
   void *arg;
   FILE *log;
+  /* With a baseline (it must outlive the monitor): every sample also
+   * compares with it, and when the tasks beyond baseline_tolerance at the
+   * growing sites are more than at the last such report, reports them
+   * (TT_MONITOR_BASELINE; the log gets tt_baseline_check's text). */
+  const tt_baseline *baseline;
+  int64_t baseline_tolerance;
 } tt_monitor_opts;
 int tt_monitor_start(const tt_monitor_opts *opts); /* TT_EBUSY if one runs */
 int tt_monitor_stop(void);

@@ -38,6 +38,7 @@
 
 #include "core/sanitizer.h"
 #include "core/threads.h"
+#include "observe/baseline.h"
 #include "observe/hooks.h"
 #include "observe/walk.h"
 
@@ -86,6 +87,10 @@ typedef struct monitor {
   int next;     /* slot of the next sample */
   int64_t seq;  /* samples taken */
   int64_t last_report;
+
+  const tt_baseline *baseline;
+  int64_t baseline_tolerance;
+  int64_t baseline_excess; /* tasks beyond tolerance at the last baseline report */
 
   tt_site_count *buf; /* scratch for tt_count_by_site */
   int bufcap;
@@ -315,6 +320,50 @@ static void take_sample(monitor *m, int64_t now) {
   free(g);
 }
 
+/* ---- Baseline -------------------------------------------------------------- */
+
+/* Report the sites grown past the baseline's tolerance when more tasks
+ * are beyond it than at the last such report: a steady leak is reported as
+ * it grows, a stable excess once. */
+static void check_baseline(monitor *m) {
+  tt__baseline_diff d;
+  if (tt__baseline_compare(m->baseline, m->baseline_tolerance, &d) < 0)
+    return;
+  int64_t excess = 0;
+  for (int i = 0; i < d.n; i++)
+    excess += d.growers[i].growth - m->baseline_tolerance;
+  if (excess > m->baseline_excess) {
+    tt_site_count *sites = malloc((size_t)(d.n ? d.n : 1) * sizeof *sites);
+    int64_t *growth = malloc((size_t)(d.n ? d.n : 1) * sizeof *growth);
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = m->log ? open_memstream(&text, &len) : NULL;
+    if (f) {
+      tt__baseline_print(&d, m->baseline_tolerance, f);
+      fclose(f);
+    }
+    if (sites && growth) {
+      for (int i = 0; i < d.n; i++) {
+        sites[i] = d.growers[i].site;
+        growth[i] = d.growers[i].growth;
+      }
+      tt_monitor_event ev = {.kind = TT_MONITOR_BASELINE,
+                             .total = d.total,
+                             .total_before = d.total_before,
+                             .sites = sites,
+                             .site_growth = growth,
+                             .nsites = d.n,
+                             .worker = -1};
+      emit(m, &ev, text ? text : "");
+    }
+    free(text);
+    free(sites);
+    free(growth);
+  }
+  m->baseline_excess = excess;
+  tt__baseline_diff_free(&d);
+}
+
 /* ---- Stalls ------------------------------------------------------------------ */
 
 /* w->current is a plain pointer written only by its worker. We compare it
@@ -447,8 +496,11 @@ static void *monitor_main(void *arg) {
     bool alive = runtime_ours(m);
     if (alive && now >= next_tick)
       alive = check_stalls(m, now);
-    if (alive && now >= next_sample)
+    if (alive && now >= next_sample) {
       take_sample(m, now);
+      if (m->baseline)
+        check_baseline(m);
+    }
     if (now >= next_tick)
       next_tick = sat_add(now, m->tick);
     if (now >= next_sample) {
@@ -470,7 +522,8 @@ static void *monitor_main(void *arg) {
 
 int tt_monitor_start(const tt_monitor_opts *opts) {
   tt_monitor_opts o = opts ? *opts : (tt_monitor_opts){0};
-  if (o.interval < 0 || o.history < 0 || o.history == 1 || o.total_growth < 0 || o.site_growth < 0)
+  if (o.interval < 0 || o.history < 0 || o.history == 1 || o.total_growth < 0 ||
+      o.site_growth < 0 || o.baseline_tolerance < 0)
     return TT_EINVAL;
   pthread_once(&mon_once, mon_init_cond);
 
@@ -487,6 +540,8 @@ int tt_monitor_start(const tt_monitor_opts *opts) {
   m->arg = o.arg;
   m->log = o.log ? o.log : o.callback ? NULL : stderr;
   m->last_report = -1;
+  m->baseline = o.baseline;
+  m->baseline_tolerance = o.baseline_tolerance;
   m->ring = calloc((size_t)m->history, sizeof *m->ring);
   if (!m->ring) {
     monitor_free(m);
