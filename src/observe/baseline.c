@@ -152,8 +152,8 @@ static const char *base_name(const char *path) {
 }
 
 void tt__baseline_print(const tt__baseline_diff *d, int64_t tolerance, FILE *out) {
-  fprintf(out, "tether baseline: %lld tasks now, %lld at the baseline; ", (long long)d->total,
-          (long long)d->total_before);
+  fprintf(out, "tether baseline: %lld task%s now, %lld at the baseline; ", (long long)d->total,
+          d->total == 1 ? "" : "s", (long long)d->total_before);
   if (!d->n) {
     fprintf(out, "no spawn site grew by more than %lld\n", (long long)tolerance);
     return;
