@@ -231,8 +231,8 @@ static void safe(void) {
   tt_http_response_free(&r);
   snprintf(url, sizeof url, "http://127.0.0.1:%d/status/503", port);
   rc = tt_http_get(c, NULL, url, &r);
-  printf("/status/503:                rc %d, status %d (a status is an answer, not an error)\n",
-         rc, r.status);
+  printf("/status/503:                rc %d, status %d (a status is an answer, not an error)\n", rc,
+         r.status);
   tt_http_response_free(&r);
 
   printf("\nshutdown with 5 requests to /delay/300 and 3 to /hang in flight, grace 0.5 s:\n");

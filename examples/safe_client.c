@@ -53,7 +53,8 @@ static void run(void *arg) {
   if (a->argc > 1) {
     for (int i = 1; i < a->argc && n < 64; i++)
       urls[n++] = a->argv[i];
-  } else if (tt_http_server_new(NULL, &srv) == 0 && tt_http_handle(srv, "GET", "/", hello, NULL) == 0 &&
+  } else if (tt_http_server_new(NULL, &srv) == 0 &&
+             tt_http_handle(srv, "GET", "/", hello, NULL) == 0 &&
              tt_http_server_listen(srv, "127.0.0.1", "0") == 0) {
     const char *paths[] = {"/", "/a", "/b"};
     for (; n < 3; n++) {

@@ -1091,24 +1091,24 @@ typedef struct tt_http_client_opts {
 typedef int (*tt_http_body_fn)(const void *data, size_t n, void *arg);
 
 typedef struct tt_http_request {
-  const char *method;               /* NULL: GET (POST when body is set) */
-  const char *url;                  /* http:// or https:// */
-  const char *const *headers;       /* "Name: value" lines, NULL-terminated, or NULL */
-  const void *body;                 /* request body, or NULL */
+  const char *method;         /* NULL: GET (POST when body is set) */
+  const char *url;            /* http:// or https:// */
+  const char *const *headers; /* "Name: value" lines, NULL-terminated, or NULL */
+  const void *body;           /* request body, or NULL */
   size_t body_len;
-  int64_t timeout;                  /* 0: the client's; < 0: TT_EINVAL */
-  int64_t max_body;                 /* 0: the client's; < 0: TT_EINVAL */
-  tt_http_body_fn on_body;          /* NULL: gather the body into the response */
+  int64_t timeout;         /* 0: the client's; < 0: TT_EINVAL */
+  int64_t max_body;        /* 0: the client's; < 0: TT_EINVAL */
+  tt_http_body_fn on_body; /* NULL: gather the body into the response */
   void *on_body_arg;
 } tt_http_request;
 
 typedef struct tt_http_response {
-  int status;        /* 200, 404, ... (0 when no response head arrived) */
-  char *headers;     /* the head's fields, "Name: value\r\n" each, NUL-terminated */
+  int status;    /* 200, 404, ... (0 when no response head arrived) */
+  char *headers; /* the head's fields, "Name: value\r\n" each, NUL-terminated */
   size_t headers_len;
-  char *body;        /* NUL-terminated (the NUL is not counted); NULL with on_body */
-  size_t body_len;   /* bytes received (also with on_body) */
-  char error[256];   /* why the call failed, in words; "" on success */
+  char *body;      /* NUL-terminated (the NUL is not counted); NULL with on_body */
+  size_t body_len; /* bytes received (also with on_body) */
+  char error[256]; /* why the call failed, in words; "" on success */
 } tt_http_response;
 
 /* A new client. opts: NULL for the defaults. 0, TT_EINVAL, TT_ENOMEM,
@@ -1126,8 +1126,7 @@ int tt_http_get(tt_http_client *c, tt_context *ctx, const char *url, tt_http_res
 /* The value of the first response field called `name` (any case) in buf
  * (NUL-terminated, whitespace trimmed): its length, TT_ENOENT when absent,
  * TT_ENOMEM when it does not fit, TT_EINVAL for NULL arguments. */
-int tt_http_response_header(const tt_http_response *resp, const char *name, char *buf,
-                            size_t cap);
+int tt_http_response_header(const tt_http_response *resp, const char *name, char *buf, size_t cap);
 void tt_http_response_free(tt_http_response *resp);
 /* Requests running or waiting for a slot right now. */
 int tt_http_client_in_flight(const tt_http_client *c);

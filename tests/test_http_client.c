@@ -94,8 +94,8 @@ static void h_echo(tt_http_exchange *ex, void *arg) {
   while (n < sizeof buf && (r = tt_http_req_body_read(ex, buf + n, sizeof buf - n)) > 0)
     n += (size_t)r;
   char method_body[4200];
-  int len = snprintf(method_body, sizeof method_body, "%s %.*s", tt_http_req_method(ex), (int)n,
-                     buf);
+  int len =
+      snprintf(method_body, sizeof method_body, "%s %.*s", tt_http_req_method(ex), (int)n, buf);
   tt_http_respond(ex, 200, "text/plain", method_body, (size_t)len);
 }
 
@@ -480,8 +480,8 @@ static void run_shutdown(const char *path, int64_t grace, int want_cut, int want
 }
 
 static void test_shutdown(void) {
-  run_shutdown("/delay?ms=200", TT_MS(3000), 0, 0);          /* grace met */
-  run_shutdown("/hang", TT_MS(200), 3, TT_ECANCELED);        /* grace exceeded */
+  run_shutdown("/delay?ms=200", TT_MS(3000), 0, 0);   /* grace met */
+  run_shutdown("/hang", TT_MS(200), 3, TT_ECANCELED); /* grace exceeded */
 }
 
 static void test_keepalive(void) {

@@ -272,7 +272,8 @@ int tt__pollfd_close(tt_pollfd *pd, bool keep_fd) {
     tt_spin_unlock(&pd->lock);
     return TT_ECLOSED;
   }
-  __atomic_store_n(&pd->closing, true, __ATOMIC_RELEASE); /* read unlocked by woken waiters (fd.c) */
+  __atomic_store_n(&pd->closing, true,
+                   __ATOMIC_RELEASE); /* read unlocked by woken waiters (fd.c) */
   if (keep_fd)
     pd->close_fd = false;
   pd->refs--; /* the handle's own reference; the caller still holds one */

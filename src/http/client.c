@@ -281,8 +281,7 @@ int tt_http_get(tt_http_client *c, tt_context *ctx, const char *url, tt_http_res
   return tt_http_do(c, ctx, &(tt_http_request){.url = url}, resp);
 }
 
-int tt_http_response_header(const tt_http_response *resp, const char *name, char *buf,
-                            size_t cap) {
+int tt_http_response_header(const tt_http_response *resp, const char *name, char *buf, size_t cap) {
   if (!resp || !name || !buf || !cap)
     return TT_EINVAL;
   size_t nl = strlen(name);

@@ -62,8 +62,8 @@ typedef struct csock {
   bool closed; /* curl said REMOVE, the duplicate is closed (driver only) */
   bool pending;
   struct csock *next_pending;
-  _Atomic int refs;    /* the table's, each watcher's, each READY message's */
-  atomic_bool queued;  /* a READY is on its way to the driver */
+  _Atomic int refs;   /* the table's, each watcher's, each READY message's */
+  atomic_bool queued; /* a READY is on its way to the driver */
 } csock;
 
 typedef struct req_list {

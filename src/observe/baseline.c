@@ -129,8 +129,8 @@ int tt__baseline_compare(const tt_baseline *b, int64_t tolerance, tt__baseline_d
         break;
       }
     if (now[i].count - before > tolerance)
-      d->growers[d->n++] = (tt__grower){.site = now[i], .before = before,
-                                        .growth = now[i].count - before};
+      d->growers[d->n++] =
+          (tt__grower){.site = now[i], .before = before, .growth = now[i].count - before};
   }
   free(now);
   qsort(d->growers, (size_t)d->n, sizeof *d->growers, grower_cmp);
@@ -183,8 +183,8 @@ void tt__baseline_print(const tt__baseline_diff *d, int64_t tolerance, FILE *out
       if (nf == TT_EBUSY)
         fputs("      (running: no stack to show)\n", out);
       for (int j = 0; j < nf; j++)
-        fprintf(out, "      %s\n          %s:%d\n", f[j].func, *f[j].file ? base_name(f[j].file) : "?",
-                f[j].line);
+        fprintf(out, "      %s\n          %s:%d\n", f[j].func,
+                *f[j].file ? base_name(f[j].file) : "?", f[j].line);
     }
   }
 }
