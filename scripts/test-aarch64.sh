@@ -17,7 +17,7 @@ cmake --build "$dir" -j"$(nproc)"
 # without binfmt_misc; test_gotext, test_verify and test_leakgraph check
 # file:line in stacks, which needs libdw, and a cross build has none (it
 # names functions through dladdr only; test_leakgraph_corpus, which checks
-# the leak classes only, runs); so does test_http_tasks, whose task JSON must
+# the leak classes only, runs); so does test_baseline, whose report must show a task's user frame by name, and test_http_tasks, whose task JSON must
 # name a static function among a group's frames, and test_http_debug and
 # test_export, whose pages and exports must name static functions too;
 # test_signal runs its cases in re-executed children, and test_badinput skips
@@ -27,4 +27,4 @@ cmake --build "$dir" -j"$(nproc)"
 # exercised by every other test.
 TT_TEST_NO_REEXEC=1 TT_TEST_SCALE=${TT_TEST_SCALE:-0.05} ctest --test-dir "$dir" \
   --output-on-failure -j2 --no-tests=error \
-  -E '^(test_stack|test_context|test_group|test_gotext|test_verify|test_leak|test_leakgraph|test_deadlock|test_http_tasks|test_http_debug|test_export|test_signal|test_stress_restart|gotools_parsers|gotools_running)$'
+  -E '^(test_stack|test_context|test_group|test_gotext|test_verify|test_leak|test_leakgraph|test_deadlock|test_http_tasks|test_baseline|test_http_debug|test_export|test_signal|test_stress_restart|gotools_parsers|gotools_running)$'
