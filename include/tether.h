@@ -1112,7 +1112,7 @@ typedef struct tt_http_response {
 } tt_http_response;
 
 /* A new client. opts: NULL for the defaults. 0, TT_EINVAL, TT_ENOMEM,
- * TT_ENOTINIT (the runtime is not running). Any thread. */
+ * TT_ENOTINIT (the runtime is not running). */
 int tt_http_client_new(const tt_http_client_opts *opts, tt_http_client **out);
 /* One request, from a task: *resp is filled (free it with
  * tt_http_response_free, also after an error) and the call returns 0 or an
@@ -1137,7 +1137,7 @@ int tt_http_client_in_flight(const tt_http_client *c);
  * grace), TT_ENOTASK. A second call returns 0. */
 int tt_http_client_shutdown(tt_http_client *c, int64_t grace_ns);
 /* Free a client that was shut down: 0; TT_EBUSY (nothing freed) while it
- * has not been, TT_EINVAL for NULL. Any thread. */
+ * has not been, TT_EINVAL for NULL. */
 int tt_http_client_free(tt_http_client *c);
 
 #ifdef __cplusplus

@@ -92,15 +92,10 @@ static size_t on_header(char *line, size_t size, size_t nmemb, void *arg) {
       return 0;
     }
   }
-  char *h = realloc(resp->headers, resp->headers_len + n + 1);
-  if (!h) {
+  if (!append(&resp->headers, &resp->headers_len, &r->headers_cap, line, n)) {
     r->fail = TT_ENOMEM;
     return 0;
   }
-  resp->headers = h;
-  memcpy(h + resp->headers_len, line, n);
-  resp->headers_len += n;
-  h[resp->headers_len] = 0;
   return n;
 }
 

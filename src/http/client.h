@@ -43,7 +43,7 @@ typedef struct client_req {
   tt_http_body_fn on_body;
   void *on_body_arg;
   int64_t max_body;
-  size_t body_cap;
+  size_t body_cap, headers_cap;
   int cancel_code; /* set by the requester before it sends CANCEL */
   int fail;        /* a reason of our own to stop the transfer (TT_ETOOBIG...) */
   /* The driver's. */
@@ -88,6 +88,7 @@ struct tt_http_client {
   csock *pending; /* level checks to make */
   req_list active, waiting;
   int64_t timer_at; /* curl's timeout, TT_NO_DEADLINE when none */
+  bool unwatched;   /* a socket could not be watched: fail its request */
   bool cut, stopped;
 };
 

@@ -135,8 +135,10 @@ static int on_socket(CURL *easy, curl_socket_t fd, int what, void *arg, void *so
      * asked, rather than let it wait for an event that cannot come. */
     client_req *r = NULL;
     curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&r);
-    if (r && !r->fail)
+    if (r && !r->fail) {
       r->fail = TT_ENOMEM;
+      c->unwatched = true;
+    }
     return 0;
   }
   k->want = what;
@@ -273,10 +275,13 @@ static void collect(tt_http_client *c) {
   }
   /* A transfer failed by a callback of ours that curl has not ended yet
    * (an unwatchable socket): end it now. */
-  for (client_req *r = c->active.first, *next; r; r = next) {
-    next = r->next;
-    if (r->fail == TT_ENOMEM)
-      finish(c, r, TT_ENOMEM, "cannot watch the connection's socket");
+  if (c->unwatched) {
+    c->unwatched = false;
+    for (client_req *r = c->active.first, *next; r; r = next) {
+      next = r->next;
+      if (r->fail == TT_ENOMEM)
+        finish(c, r, TT_ENOMEM, "cannot watch the connection's socket");
+    }
   }
   start_waiting(c);
 }
