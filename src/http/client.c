@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
 
 #include "core/runtime.h"
 #include "http/client.h"
@@ -153,6 +155,11 @@ int tt__http_client_prepare(client_req *r, const tt_http_request *req) {
 
 /* ---- The client ------------------------------------------------------------ */
 
+static int send_event(tt_http_client *c, int kind, void *p) {
+  client_msg m = {kind, p};
+  return tt_chan_send(c->events, &m);
+}
+
 int tt_http_client_new(const tt_http_client_opts *opts, tt_http_client **out) {
   if (!out)
     return TT_EINVAL;
@@ -185,19 +192,33 @@ int tt_http_client_new(const tt_http_client_opts *opts, tt_http_client **out) {
            o.user_agent ? o.user_agent : "tether/" TT_VERSION);
   c->o.user_agent = c->user_agent;
   c->timer_at = TT_NO_DEADLINE;
+  c->epfd = epoll_create1(EPOLL_CLOEXEC);
+  if (c->epfd < 0 || tt_fd_attach(c->epfd, &c->epf) != 0) {
+    if (c->epfd >= 0)
+      close(c->epfd);
+    free(c);
+    return TT_ENOMEM;
+  }
   c->multi = tt__http_client_multi(c);
   c->events = tt_chan_make(sizeof(client_msg), EVENTS_CAP);
   c->group = c->events ? tt_group_make(NULL, 0) : NULL;
-  if (!c->multi || !c->group) {
+  if (!c->multi || !c->group || tt_group_go(c->group, tt__http_client_driver, c) < 0) {
+    if (c->group) /* nothing runs in it yet */
+      tt_group_destroy(c->group, 0);
     if (c->multi)
       curl_multi_cleanup(c->multi);
     if (c->events)
       tt_chan_unref(c->events);
+    (void)tt_fd_close(c->epf);
     free(c);
     return TT_ENOMEM;
   }
-  if (tt_group_go(c->group, tt__http_client_driver, c) < 0) {
-    curl_multi_cleanup(c->multi);
+  /* The driver is running: from here its teardown closes the set, and a
+   * client without a watcher would never hear from its sockets. */
+  if (tt_group_go(c->group, tt__http_client_watch, c) < 0) {
+    c->closing = true;
+    (void)send_event(c, MSG_STOP, NULL);
+    (void)tt_group_wait(c->group);
     tt_group_destroy(c->group, 0);
     tt_chan_unref(c->events);
     free(c);
@@ -222,11 +243,6 @@ static void leave(tt_http_client *c) {
   if (--c->in_flight == 0)
     tt_cond_broadcast(&c->idle);
   tt_mutex_unlock(&c->lock);
-}
-
-static int send_event(tt_http_client *c, int kind, void *p) {
-  client_msg m = {kind, p};
-  return tt_chan_send(c->events, &m);
 }
 
 int tt_http_do(tt_http_client *c, tt_context *ctx, const tt_http_request *req,
@@ -362,7 +378,6 @@ int tt_http_client_free(tt_http_client *c) {
     return TT_EBUSY;
   (void)tt_group_destroy(c->group, 0);
   tt_chan_unref(c->events);
-  free(c->socks);
   free(c);
   return 0;
 }

@@ -7,13 +7,20 @@
  * back, so exactly one task touches the multi handle: the driver. Every
  * other task talks to it through one channel of messages (`events`): a
  * request hands over its easy handle (SUBMIT) and parks on a reply channel
- * of its own (`done`); a cancelled one asks for it back (CANCEL); a socket
- * watcher says that an edge arrived on a descriptor (READY). Readiness is
- * level-checked by the driver with poll() before it calls curl (curl wants
- * level-triggered events, the runtime's poller is edge-triggered), so an
- * edge that arrives while nobody waits is never lost: the watcher's next
- * wait returns at once (the pollfd remembers it), and any change of what
- * curl wants on a socket queues a level check of its own.
+ * of its own (`done`); a cancelled one asks for it back (CANCEL); the
+ * watcher says that a socket got ready (READY).
+ *
+ * curl wants level-triggered readiness, the runtime's poller is edge-
+ * triggered, and a task per socket would cost a stack per connection. So
+ * the client keeps an epoll set of its own, level-triggered, that holds
+ * curl's sockets with the events curl asks for (its socket callback edits
+ * the set); the set's own descriptor sits on the runtime's poller, and one
+ * watcher task waits on it. The driver drains the set with a zero-timeout
+ * epoll_wait before it waits for messages, after each READY, and after any
+ * call into curl that changed the set, so an edge that arrives while the
+ * driver is busy is never lost: the watcher's next wait returns at once
+ * (the poller remembers the edge) and the level-triggered set still holds
+ * the socket.
  */
 #ifndef TT_HTTP_CLIENT_H
 #define TT_HTTP_CLIENT_H
@@ -29,7 +36,7 @@ enum { MSG_SUBMIT = 1, MSG_CANCEL, MSG_READY, MSG_CUT, MSG_STOP };
 
 typedef struct client_msg {
   int kind;
-  void *p; /* client_req (SUBMIT, CANCEL), csock (READY), tt_chan of int (CUT) */
+  void *p; /* client_req (SUBMIT, CANCEL), tt_chan of int (CUT), NULL (READY) */
 } client_msg;
 
 /* One request. It lives on the requesting task's stack: the driver never
@@ -51,21 +58,6 @@ typedef struct client_req {
   struct client_req *prev, *next; /* the active or the waiting list */
 } client_req;
 
-/* A descriptor curl uses, watched through a duplicate registered with the
- * runtime's poller. The duplicate is ours alone: curl may close its number
- * whenever it likes, and a late event finds only our own (closed) handle. */
-typedef struct csock {
-  tt_http_client *c;
-  int fd;      /* curl's number */
-  tt_fd f;     /* our duplicate on the poller */
-  int want;    /* CURL_POLL_IN / OUT / INOUT (driver only) */
-  bool closed; /* curl said REMOVE, the duplicate is closed (driver only) */
-  bool pending;
-  struct csock *next_pending;
-  _Atomic int refs;   /* the table's, each watcher's, each READY message's */
-  atomic_bool queued; /* a READY is on its way to the driver */
-} csock;
-
 typedef struct req_list {
   client_req *first, *last;
   int n;
@@ -75,7 +67,10 @@ struct tt_http_client {
   tt_http_client_opts o; /* defaults filled in */
   char user_agent[96];
   tt_chan *events; /* client_msg */
-  tt_group *group; /* the driver and the watchers */
+  tt_group *group; /* the driver and the watcher */
+  int epfd;        /* curl's sockets, level-triggered */
+  tt_fd epf;       /* the same descriptor, on the runtime's poller */
+  atomic_bool ready_queued; /* a READY is on its way to the driver */
   /* Requests between their start and their return, under `lock`. */
   tt_mutex lock;
   tt_cond idle;
@@ -83,17 +78,16 @@ struct tt_http_client {
   bool closing, shut;
   /* The driver's own. */
   CURLM *multi;
-  csock **socks; /* by curl's descriptor number */
-  int nsocks;
-  csock *pending; /* level checks to make */
+  bool look; /* the set may hold ready sockets: drain it */
   req_list active, waiting;
   int64_t timer_at; /* curl's timeout, TT_NO_DEADLINE when none */
   bool unwatched;   /* a socket could not be watched: fail its request */
   bool cut, stopped;
 };
 
-/* The driver's entry (client_driver.c). */
+/* The driver's and the watcher's entries (client_driver.c). */
 int tt__http_client_driver(tt_context *ctx, void *arg);
+int tt__http_client_watch(tt_context *ctx, void *arg);
 /* A multi handle whose sockets and timer go to c's driver, or NULL. */
 CURLM *tt__http_client_multi(tt_http_client *c);
 /* Set up a request's easy handle for client c: 0 or TT_ENOMEM / TT_EINVAL. */

@@ -6,143 +6,61 @@
  * on the request's own channel once curl has let go of its easy handle.
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
+#include <sys/epoll.h>
 
 #include "http/client.h"
 
-/* ---- Sockets ---------------------------------------------------------- */
+/* ---- Sockets ----------------------------------------------------------- */
 
-static void csock_unref(csock *k) {
-  if (atomic_fetch_sub(&k->refs, 1) == 1)
-    free(k);
-}
-
-typedef struct watch_arg {
-  csock *k;
-  int dir; /* TT_READABLE or TT_WRITABLE */
-} watch_arg;
-
-/* A watcher: forwards each edge of one direction to the driver (once
- * until the driver has looked) and ends when the driver closes the
- * duplicate. */
-static int watch(tt_context *ctx, void *arg) {
+/* The watcher: one task per client, parked on the runtime's poller on the
+ * client's own epoll set. Each edge there (a socket of curl's got ready)
+ * becomes one READY for the driver, at most one on its way at a time. Ends
+ * when the driver closes the set. */
+int tt__http_client_watch(tt_context *ctx, void *arg) {
   (void)ctx;
-  watch_arg w = *(watch_arg *)arg;
-  free(arg);
-  csock *k = w.k;
-  while (tt_fd_wait(k->f, w.dir) == 0) {
-    if (atomic_exchange(&k->queued, true))
+  tt_http_client *c = arg;
+  while (tt_fd_wait(c->epf, TT_READABLE) == 0) {
+    if (atomic_exchange(&c->ready_queued, true))
       continue;
-    atomic_fetch_add(&k->refs, 1);
-    client_msg m = {MSG_READY, k};
-    if (tt_chan_send(k->c->events, &m) != 0) {
-      csock_unref(k);
+    client_msg m = {MSG_READY, NULL};
+    if (tt_chan_send(c->events, &m) != 0)
       break; /* the driver has stopped */
-    }
   }
-  csock_unref(k);
   return 0;
-}
-
-static void mark_pending(tt_http_client *c, csock *k) {
-  if (k->pending || k->closed)
-    return;
-  k->pending = true;
-  k->next_pending = c->pending;
-  c->pending = k;
-}
-
-static bool table_fit(tt_http_client *c, int fd) {
-  if (fd < c->nsocks)
-    return true;
-  int n = c->nsocks ? c->nsocks : 64;
-  while (n <= fd)
-    n *= 2;
-  csock **t = realloc(c->socks, (size_t)n * sizeof *t);
-  if (!t)
-    return false;
-  memset(t + c->nsocks, 0, (size_t)(n - c->nsocks) * sizeof *t);
-  c->socks = t;
-  c->nsocks = n;
-  return true;
-}
-
-static bool spawn_watcher(csock *k, int dir) {
-  watch_arg *w = malloc(sizeof *w);
-  if (!w)
-    return false;
-  *w = (watch_arg){k, dir};
-  atomic_fetch_add(&k->refs, 1);
-  if (tt_group_go(k->c->group, watch, w) < 0) {
-    free(w);
-    atomic_fetch_sub(&k->refs, 1);
-    return false;
-  }
-  return true;
-}
-
-static void close_sock(tt_http_client *c, csock *k) {
-  c->socks[k->fd] = NULL;
-  k->closed = true;
-  (void)tt_fd_close(k->f); /* wakes the watchers: they end */
-  if (!k->pending)
-    csock_unref(k); /* the table's reference; a pending one drops it later */
-}
-
-/* A socket curl starts to use: NULL when it cannot be watched. */
-static csock *open_sock(tt_http_client *c, int fd) {
-  if (!table_fit(c, fd))
-    return NULL;
-  csock *k = calloc(1, sizeof *k);
-  if (!k)
-    return NULL;
-  k->c = c;
-  k->fd = fd;
-  atomic_init(&k->refs, 1);
-  int dup = fcntl(fd, F_DUPFD_CLOEXEC, 0);
-  if (dup < 0 || tt_fd_attach(dup, &k->f) != 0) {
-    if (dup >= 0)
-      close(dup);
-    free(k);
-    return NULL;
-  }
-  c->socks[fd] = k;
-  if (!spawn_watcher(k, TT_READABLE) || !spawn_watcher(k, TT_WRITABLE)) {
-    close_sock(c, k);
-    return NULL;
-  }
-  return k;
 }
 
 /* ---- curl's callbacks (they only record: curl may not be called back) -- */
 
+/* curl says what it wants on a socket: the set is changed to match (level-
+ * triggered, as curl expects), and the driver looks at the set again,
+ * since a socket may be ready already. */
 static int on_socket(CURL *easy, curl_socket_t fd, int what, void *arg, void *sockp) {
-  (void)sockp;
   tt_http_client *c = arg;
-  csock *k = fd >= 0 && fd < c->nsocks ? c->socks[fd] : NULL;
+  c->look = true;
   if (what == CURL_POLL_REMOVE) {
-    if (k)
-      close_sock(c, k);
+    /* Gone from the set with it (curl forgets sockp); ENOENT when curl
+     * closed it first is fine. */
+    (void)epoll_ctl(c->epfd, EPOLL_CTL_DEL, fd, NULL);
     return 0;
   }
-  if (!k && !(k = open_sock(c, fd))) {
-    /* Unwatchable (out of descriptors or memory): fail the request that
-     * asked, rather than let it wait for an event that cannot come. */
-    client_req *r = NULL;
-    curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&r);
-    if (r && !r->fail) {
-      r->fail = TT_ENOMEM;
-      c->unwatched = true;
-    }
+  struct epoll_event ev = {.events = ((what & CURL_POLL_IN) ? EPOLLIN : 0u) |
+                                     ((what & CURL_POLL_OUT) ? EPOLLOUT : 0u),
+                           .data.fd = fd};
+  if (sockp ? epoll_ctl(c->epfd, EPOLL_CTL_MOD, fd, &ev) == 0
+            : epoll_ctl(c->epfd, EPOLL_CTL_ADD, fd, &ev) == 0 &&
+                  curl_multi_assign(c->multi, fd, c) == CURLM_OK)
     return 0;
+  /* Unwatchable (the kernel's watch limit, or memory): fail the request
+   * that asked rather than let it wait for an event that cannot come. */
+  client_req *r = NULL;
+  curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&r);
+  if (r && !r->fail) {
+    r->fail = TT_ENOMEM;
+    c->unwatched = true;
   }
-  k->want = what;
-  mark_pending(c, k); /* it may be ready already: no edge would say so */
   return 0;
 }
 
@@ -292,37 +210,25 @@ static void action(tt_http_client *c, curl_socket_t fd, int flags) {
   collect(c);
 }
 
-/* Level checks: poll each socket that had an edge or a change of interest,
- * and tell curl what is ready. One round per loop of the driver. */
-static void check_levels(tt_http_client *c) {
-  csock *list = c->pending;
-  c->pending = NULL;
-  while (list) {
-    csock *k = list;
-    list = k->next_pending;
-    k->pending = false;
-    if (k->closed) {
-      csock_unref(k); /* the table's reference, left to us by close_sock */
-      continue;
-    }
-    short ev = (short)(((k->want & CURL_POLL_IN) ? POLLIN : 0) |
-                       ((k->want & CURL_POLL_OUT) ? POLLOUT : 0));
-    struct pollfd p = {.fd = tt_fd_num(k->f), .events = ev};
-    if (!ev || p.fd < 0 || poll(&p, 1, 0) <= 0)
-      continue;
+/* Tell curl about every socket of the set that is ready now. Since the set
+ * is level-triggered, a socket curl did not drain is reported again on the
+ * next look. */
+static void look(tt_http_client *c) {
+  c->look = false;
+  struct epoll_event ev[64];
+  int n = epoll_wait(c->epfd, ev, 64, 0);
+  for (int i = 0; i < n; i++) {
     int flags = 0;
-    if (p.revents & (POLLIN | POLLHUP | POLLERR))
+    if (ev[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))
       flags |= CURL_CSELECT_IN;
-    if (p.revents & POLLOUT)
+    if (ev[i].events & EPOLLOUT)
       flags |= CURL_CSELECT_OUT;
-    if (p.revents & POLLERR)
+    if (ev[i].events & EPOLLERR)
       flags |= CURL_CSELECT_ERR;
-    atomic_fetch_add(&k->refs, 1);
-    action(c, k->fd, flags);
-    if (!k->closed && k->want)
-      mark_pending(c, k); /* more may be waiting: look again next round */
-    csock_unref(k);
+    action(c, ev[i].data.fd, flags);
   }
+  if (n > 0)
+    c->look = true; /* more may be waiting: look again next round */
 }
 
 static void cut_all(tt_http_client *c, tt_chan *reply) {
@@ -356,13 +262,10 @@ static void handle(tt_http_client *c, const client_msg *m) {
                                             : "the request's context was cancelled");
     break;
   }
-  case MSG_READY: {
-    csock *k = m->p;
-    atomic_store(&k->queued, false);
-    mark_pending(c, k);
-    csock_unref(k);
+  case MSG_READY:
+    atomic_store(&c->ready_queued, false); /* before the look: a later edge sends again */
+    c->look = true;
     break;
-  }
   case MSG_CUT: cut_all(c, m->p); break;
   case MSG_STOP: c->stopped = true; break;
   default: break;
@@ -370,25 +273,14 @@ static void handle(tt_http_client *c, const client_msg *m) {
 }
 
 static void teardown(tt_http_client *c) {
-  for (int fd = 0; fd < c->nsocks; fd++)
-    if (c->socks[fd])
-      close_sock(c, c->socks[fd]);
-  while (c->pending) {
-    csock *k = c->pending;
-    c->pending = k->next_pending;
-    k->pending = false;
-    if (k->closed)
-      csock_unref(k);
-  }
-  curl_multi_cleanup(c->multi);
+  curl_multi_cleanup(c->multi); /* its last socket calls use the set */
   c->multi = NULL;
-  /* Watchers still sending get TT_ECLOSED; what is buffered holds
-   * references to drop. */
+  (void)tt_fd_close(c->epf); /* the watcher wakes with TT_ECLOSED and ends */
+  /* A watcher still sending gets TT_ECLOSED. */
   tt_chan_close(c->events);
   client_msg m;
-  while (tt_chan_recv(c->events, &m) == 0)
-    if (m.kind == MSG_READY)
-      csock_unref(m.p);
+  while (tt_chan_recv(c->events, &m) == 0) {
+  }
 }
 
 int tt__http_client_driver(tt_context *ctx, void *arg) {
@@ -399,10 +291,11 @@ int tt__http_client_driver(tt_context *ctx, void *arg) {
       c->timer_at = TT_NO_DEADLINE;
       action(c, CURL_SOCKET_TIMEOUT, 0);
     }
-    check_levels(c);
+    if (c->look)
+      look(c);
     client_msg m;
     int rc;
-    if (c->pending) {
+    if (c->look) {
       rc = tt_chan_try_recv(c->events, &m);
       if (rc == TT_EAGAIN) {
         tt_yield(); /* sockets still ready: let others run, then look again */
