@@ -11,7 +11,7 @@
 #                  stop-versus-fire rounds, thousands of shutdown races and restarts);
 #                  STRESS_TREES='build build-asan build-tsan' runs them in the
 #                  sanitizer trees too (after make test-asan / test-tsan built them)
-#   make bench     scripts/bench.sh (C and Go benchmarks)
+#   make bench     scripts/bench.sh, bench-visibility.sh, bench-http.sh (C beside Go)
 #   make format    clang-format -i over the C sources
 #   make lint      the layer check (scripts/check-layers.sh), clang-format --dry-run
 #                  --Werror, clang-tidy on src/*/*.c
@@ -150,9 +150,10 @@ stress: build
 # ---- Benchmarks, formatting, lint ---------------------------------------------
 
 bench:
-	@bash $(DEPS) build go
+	@bash $(DEPS) build go httpbench
 	bash scripts/bench.sh
 	bash scripts/bench-visibility.sh
+	bash scripts/bench-http.sh
 
 format:
 	@bash $(DEPS) lint

@@ -108,10 +108,28 @@ static long ms_of(int64_t ns) {
   return ms > 0x7fffffff ? 0x7fffffff : (long)(ms < 1 ? 1 : ms);
 }
 
+/* An easy handle curl has let go of goes back to the spares (reset: no
+ * option of this request survives), so the next request skips curl's
+ * set-up and its allocations. */
+static void put_easy(tt_http_client *c, CURL *e) {
+  curl_easy_reset(e);
+  tt_mutex_lock(&c->lock);
+  bool kept = c->nspare < c->o.max_idle_conns;
+  if (kept)
+    c->spare[c->nspare++] = e;
+  tt_mutex_unlock(&c->lock);
+  if (!kept)
+    curl_easy_cleanup(e);
+}
+
 int tt__http_client_prepare(client_req *r, const tt_http_request *req) {
   tt_http_client *c = r->c;
-  CURL *e = curl_easy_init();
-  if (!e)
+  CURL *e = NULL;
+  tt_mutex_lock(&c->lock);
+  if (c->nspare)
+    e = c->spare[--c->nspare];
+  tt_mutex_unlock(&c->lock);
+  if (!e && !(e = curl_easy_init()))
     return TT_ENOMEM;
   r->easy = e;
   int64_t timeout = req->timeout ? req->timeout : c->o.timeout;
@@ -192,10 +210,12 @@ int tt_http_client_new(const tt_http_client_opts *opts, tt_http_client **out) {
            o.user_agent ? o.user_agent : "tether/" TT_VERSION);
   c->o.user_agent = c->user_agent;
   c->timer_at = TT_NO_DEADLINE;
-  c->epfd = epoll_create1(EPOLL_CLOEXEC);
+  c->spare = calloc((size_t)c->o.max_idle_conns, sizeof *c->spare);
+  c->epfd = c->spare ? epoll_create1(EPOLL_CLOEXEC) : -1;
   if (c->epfd < 0 || tt_fd_attach(c->epfd, &c->epf) != 0) {
     if (c->epfd >= 0)
       close(c->epfd);
+    free(c->spare);
     free(c);
     return TT_ENOMEM;
   }
@@ -210,6 +230,7 @@ int tt_http_client_new(const tt_http_client_opts *opts, tt_http_client **out) {
     if (c->events)
       tt_chan_unref(c->events);
     (void)tt_fd_close(c->epf);
+    free(c->spare);
     free(c);
     return TT_ENOMEM;
   }
@@ -221,6 +242,7 @@ int tt_http_client_new(const tt_http_client_opts *opts, tt_http_client **out) {
     (void)tt_group_wait(c->group);
     tt_group_destroy(c->group, 0);
     tt_chan_unref(c->events);
+    free(c->spare);
     free(c);
     return TT_ENOMEM;
   }
@@ -281,7 +303,7 @@ int tt_http_do(tt_http_client *c, tt_context *ctx, const tt_http_request *req,
     tt_chan_unref(r.done);
   curl_slist_free_all(r.fields);
   if (r.easy)
-    curl_easy_cleanup(r.easy);
+    put_easy(c, r.easy);
   if (rc == 0)
     resp->error[0] = 0;
   leave(c);
@@ -378,6 +400,9 @@ int tt_http_client_free(tt_http_client *c) {
     return TT_EBUSY;
   (void)tt_group_destroy(c->group, 0);
   tt_chan_unref(c->events);
+  while (c->nspare)
+    curl_easy_cleanup(c->spare[--c->nspare]);
+  free(c->spare);
   free(c);
   return 0;
 }

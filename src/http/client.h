@@ -75,6 +75,8 @@ struct tt_http_client {
   tt_mutex lock;
   tt_cond idle;
   int in_flight;
+  CURL **spare; /* reset easy handles for the next requests, max_idle_conns at most */
+  int nspare;
   bool closing, shut;
   /* The driver's own. */
   CURLM *multi;
