@@ -18,7 +18,7 @@ src=$here/tools/tether-leaks
 command -v clang >/dev/null || bash "$here/scripts/deps.sh" clang
 mkdir -p "$out"
 
-core=(lines.c record.c parse_gotext.c parse_pprof.c parse_json.c group.c suspects.c diff.c
+core=(lines.c record.c parse_gotext.c parse_pprof.c parse_json.c group.c suspects.c diff.c watch.c
       out_text.c out_json.c out_html.c)
 flags=(-g -O1 -D_GNU_SOURCE -std=gnu11 -Wall -Wextra -Werror
        -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -I"$src")

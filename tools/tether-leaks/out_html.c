@@ -3,8 +3,10 @@
  * <script type="application/json"> element (its strings escape <, > and &,
  * so it cannot close the element) and rendered by the inline script below:
  * a table of groups with their stacks, a search box over states, frames and
- * sites, a minimum-wait filter, and for a diff a bar chart per site of its
- * count before and after.
+ * sites, a minimum-wait filter, for a diff a bar chart per site of its
+ * count before and after, and for a watch a line chart per site over the
+ * kept snapshots (the page reloads itself, as the file is rewritten after
+ * each snapshot).
  */
 #include "report.h"
 
@@ -23,6 +25,7 @@ static const char head[] =
     ".tag{font-size:11px;padding:1px 5px;border-radius:3px;background:#eee}\n"
     ".tag.leaked{background:#c62828;color:#fff}.tag.suspect{background:#f9a825}\n"
     ".fix{color:#555}svg .b{fill:#90a4ae}svg .a{fill:#e53935}svg text{font:11px sans-serif}\n"
+    "svg .l{fill:none;stroke:#e53935;stroke-width:2}svg .l.flat{stroke:#90a4ae}\n"
     "</style></head><body>\n<h1 id=\"title\">tether-leaks</h1>\n<p id=\"summary\"></p>\n"
     "<div class=\"controls\">\n"
     "<label>Search <input id=\"search\" type=\"search\" placeholder=\"function, file, "
@@ -79,6 +82,18 @@ static const char tail[] =
     "    const t=document.createElementNS(ns,'text');t.setAttribute('x',Math.round(W*v/"
     "Math.max(1,max))+4);t.setAttribute('y',y+11);t.textContent=String(v);svg.appendChild(t);\n"
     "  });\n  return svg;\n}\n"
+    "function line(s){\n"
+    "  const W=240,H=40,ns='http://www.w3.org/2000/svg',n=s.counts.length;\n"
+    "  const max=Math.max(1,...s.counts),min=Math.min(...s.counts),span=Math.max(1,max-min);\n"
+    "  const svg=document.createElementNS(ns,'svg');svg.setAttribute('width',W+60);"
+    "svg.setAttribute('height',H);svg.setAttribute('class','chart');\n"
+    "  const pts=s.counts.map((v,i)=>[Math.round(4+(W-8)*(n>1?i/(n-1):0)),Math.round(H-4-(H-8)*"
+    "(v-min)/span)]);\n"
+    "  const p=document.createElementNS(ns,'polyline');p.setAttribute('class',s.growing?'l':'l flat');"
+    "p.setAttribute('points',pts.map(x=>x.join(',')).join(' '));svg.appendChild(p);\n"
+    "  const t=document.createElementNS(ns,'text');t.setAttribute('x',W+4);t.setAttribute('y',14);"
+    "t.textContent=String(s.counts[n-1]);svg.appendChild(t);\n"
+    "  return svg;\n}\n"
     "function apply(){\n"
     "  const q=$('search').value.trim().toLowerCase();\n"
     "  const mw=Number($('minwait').value)*60||0;let n=0;\n"
@@ -104,6 +119,24 @@ static const char tail[] =
     "  box.appendChild(t);\n"
     "  D.groups.forEach((r,i)=>addGroup(tb,i,r.group,r.before+' \\u2192 '+r.after+' ('+"
     "(r.delta>0?'+':'')+r.delta+')'+(r.new?' new':'')+(r.older?' older':'')));\n"
+    "}else if(D.kind==='watch'){\n"
+    "  $('title').textContent='tether-leaks watch';\n"
+    "  const last=D.snapshots[D.snapshots.length-1];\n"
+    "  $('summary').textContent='snapshot '+last.seq+' of '+D.source+' at '+new Date(last.time*1000)"
+    ".toLocaleTimeString()+': '+last.total+' goroutines; '+D.ngrowing+' site(s) kept growing over "
+    "the last '+D.snapshots.length+' snapshots (never fell, rose by at least '+D.min_growth+')';\n"
+    "  const box=$('sites');box.appendChild(el('h2','','Sites over the kept snapshots'));\n"
+    "  const t=el('table');t.id='sitetable';const h=el('tr');['Site','Counts','Delta','Chart']"
+    ".forEach(x=>h.appendChild(el('th','',x)));t.appendChild(h);\n"
+    "  for(const s of D.sites){const tr=el('tr',s.growing?'leaked':'');"
+    "tr.appendChild(el('td','',siteTxt(s.site)));\n"
+    "    tr.appendChild(el('td','',s.counts.join(' \\u2192 ')));tr.appendChild(el('td','n',"
+    "(s.delta>0?'+':'')+s.delta));\n"
+    "    const c=el('td');c.appendChild(line(s));tr.appendChild(c);t.appendChild(tr);}\n"
+    "  box.appendChild(t);\n"
+    "  D.sites.forEach((s,i)=>addGroup(tb,i,s.group,s.group.count+(s.growing?' (site growing)':'')));\n"
+    "  if(typeof REFRESH_S!=='undefined'&&REFRESH_S>0)setTimeout(()=>location.reload(),"
+    "REFRESH_S*1000);\n"
     "}else{\n"
     "  $('summary').textContent=D.total+' goroutines in '+D.ngroups+' groups ('+D.format+', '+"
     "D.source+'). Suspects are suspects: a dump shows where goroutines wait, not that nothing "
@@ -124,4 +157,12 @@ void lk_html_diff(FILE *out, const lk_diff *d, const lk_view *v) {
   fputs(head, out);
   lk_json_diff(out, d, v);
   fputs(tail, out);
+}
+
+void lk_html_watch(FILE *out, const lk_watch *w, const lk_view *v, int64_t refresh_s) {
+  static const char close_data[] = "</script>\n";
+  fputs(head, out);
+  lk_json_watch(out, w, v);
+  fprintf(out, "%s<script>const REFRESH_S=%lld;</script>\n", close_data, (long long)refresh_s);
+  fputs(tail + sizeof close_data - 1, out); /* tail opens with close_data */
 }

@@ -166,3 +166,30 @@ void lk_json_diff(FILE *out, const lk_diff *d, const lk_view *v) {
   }
   fputs("\n]}\n", out);
 }
+
+void lk_json_watch(FILE *out, const lk_watch *w, const lk_view *v) {
+  fputs("{\"kind\":\"watch\",\"source\":", out);
+  lk_json_str(out, w->snaps[w->n - 1].source);
+  fprintf(out, ",\"keep\":%zu,\"min_growth\":%" PRId64 ",\"snapshots\":[", w->keep, w->min_growth);
+  for (size_t i = 0; i < w->n; i++) {
+    fprintf(out, "%s{\"seq\":%" PRId64 ",\"time\":%" PRId64 ",\"total\":%" PRId64 ",\"format\":",
+            i ? "," : "", w->seqs[i], w->times[i], lk_groups_total(w->snaps[i].g));
+    lk_json_str(out, lk_format_name(w->snaps[i].fmt));
+    fputc('}', out);
+  }
+  fprintf(out, "],\"ngrowing\":%zu,\"sites\":[", w->ngrowing);
+  size_t n = shown(w->nsites, v);
+  for (size_t i = 0; i < n; i++) {
+    const lk_wsite *st = &w->sites[i];
+    fputs(i ? ",{\"counts\":[" : "{\"counts\":[", out);
+    for (size_t k = 0; k < w->n; k++)
+      fprintf(out, "%s%" PRId64, k ? "," : "", st->counts[k]);
+    fprintf(out, "],\"delta\":%" PRId64 ",\"growing\":%s,\"site\":", st->delta,
+            st->growing ? "true" : "false");
+    site(out, st->repg, st->rep);
+    fputs(",\"group\":", out);
+    group(out, st->repg, st->rep, v);
+    fputc('}', out);
+  }
+  fputs("]}\n", out);
+}

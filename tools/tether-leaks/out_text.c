@@ -7,6 +7,7 @@
 
 #include <inttypes.h>
 #include <string.h>
+#include <time.h>
 
 #define RED(v) ((v)->color ? "\033[1;31m" : "")
 #define YEL(v) ((v)->color ? "\033[1;33m" : "")
@@ -178,4 +179,42 @@ void lk_text_diff(FILE *out, const lk_diff *d, const lk_view *v) {
   if (d->max_growth >= 0)
     fprintf(out, "\n%zu site%s grew by more than %" PRId64 "%s\n", d->over, d->over == 1 ? "" : "s",
             d->max_growth, d->over ? ": failing" : "");
+}
+
+void lk_text_watch(FILE *out, const lk_watch *w, const lk_view *v) {
+  const lk_snap *s = &w->snaps[w->n - 1];
+  char when[32];
+  time_t t = (time_t)w->times[w->n - 1];
+  struct tm tm;
+  strftime(when, sizeof when, "%H:%M:%S", localtime_r(&t, &tm));
+  fprintf(out, "%s[%s] snapshot %" PRId64 "%s: %" PRId64 " goroutines in %zu groups (%s, %s)\n",
+          BOLD(v), when, w->seqs[w->n - 1], OFF(v), lk_groups_total(s->g), lk_groups_count(s->g),
+          lk_format_name(s->fmt), s->source);
+  size_t need = w->keep == 2 ? 2 : 3;
+  if (w->n < need) {
+    fprintf(out, "  (growth is judged over at least %zu snapshots; %zu so far)\n", need, w->n);
+    return;
+  }
+  if (!w->ngrowing) {
+    fprintf(out, "  no site kept growing over the last %zu snapshots\n", w->n);
+    return;
+  }
+  fprintf(out, "  %s%zu site%s kept growing%s over the last %zu snapshots (never fell, rose by %s%" PRId64 "):\n",
+          RED(v), w->ngrowing, w->ngrowing == 1 ? "" : "s", OFF(v), w->n,
+          w->min_growth > 1 ? "at least " : "", w->min_growth);
+  size_t lim = v->top > 0 && (size_t)v->top < w->ngrowing ? (size_t)v->top : w->ngrowing;
+  for (size_t i = 0; i < lim; i++) {
+    const lk_wsite *st = &w->sites[i];
+    char site[600];
+    site_of(st->repg, st->rep, site, sizeof site);
+    fprintf(out, "  %s%+" PRId64 "%s  ", RED(v), st->delta, OFF(v));
+    for (size_t k = 0; k < w->n; k++)
+      fprintf(out, "%s%" PRId64, k ? " -> " : "", st->counts[k]);
+    fprintf(out, "  %s\n", site);
+    fprintf(out, "        biggest group: %" PRId64 " in %s\n", st->rep->count,
+            state_of(st->repg, st->rep));
+    stack(out, st->repg, st->rep, v, "          ");
+  }
+  if (lim < w->ngrowing)
+    fprintf(out, "  ... %zu more growing sites (--top 0 shows all)\n", w->ngrowing - lim);
 }

@@ -63,7 +63,15 @@ expect_error "malformed protobuf" "pprof:" bad.pb
 head -c $((17 << 20)) /dev/zero | tr '\0' 'x' >longline.txt
 printf 'goroutine 1 [running]:\n' | cat - longline.txt >longline2.txt
 expect_error "a 17 MiB line" "longer than 16 MiB" longline2.txt
-expect_error "URL input" "URLs are not read yet" http://127.0.0.1:1/debug/pprof/goroutine
+expect_error "URL refused" "connection refused" http://127.0.0.1:1/debug/pprof/goroutine
+expect_error "URL scheme" "unsupported" ftp://127.0.0.1:1/x
+expect_error "bad duration" "is not a duration" --timeout 5x http://127.0.0.1:1/
+expect_error "watch of stdin" "cannot read stdin" watch -
+expect_error "watch with two inputs" "watch needs one input" watch a b
+expect_error "watch html without --output" "needs --output" watch -f html http://127.0.0.1:1/
+expect_error "--keep out of range" "--keep takes 2 to 32" watch --keep 40 http://127.0.0.1:1/
+expect_error "--min-growth 0" "--min-growth takes 1" watch --min-growth 0 http://127.0.0.1:1/
+expect_error "watch options without watch" "are for watch" --every 1s "$seeds/panic.txt"
 expect_error "unknown format" "unknown format" --format xml "$seeds/panic.txt"
 expect_error "bad count" "is not a count" --fold x "$seeds/panic.txt"
 expect_error "diff with one input" "diff needs two inputs" diff "$seeds/panic.txt"

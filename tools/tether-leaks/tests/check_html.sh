@@ -29,4 +29,29 @@ fi
 } >"$work/grown.txt"
 "$bin" diff -f html -o "$work/diff.html" "$seeds/sigquit.txt" "$work/grown.txt"
 "$bin" diff -f json -o "$work/diff.json" "$seeds/sigquit.txt" "$work/grown.txt"
-cd "$work" && node html_test.mjs snapshot.html snapshot.json diff.html diff.json "$work"
+
+# A watch of a file that a writer keeps replacing (rename: the watch never
+# reads half a file) with one more leaked goroutine each time: the HTML
+# page after the last snapshot, and the JSON line of the same state.
+grow() { # grow N: the seed dump plus N goroutines stuck at app.go:30
+  cat "$seeds/sigquit.txt"
+  for i in $(seq "$1"); do
+    printf '\ngoroutine %d [chan send]:\nmain.leak.func1()\n\t/src/app.go:30 +0x2d\ncreated by main.leak\n\t/src/app.go:29 +0x5a\n' $((1000 + i))
+  done
+}
+grow 0 >"$work/live.txt"
+(
+  for n in $(seq 1 60); do
+    grow "$n" >"$work/live.tmp" && mv "$work/live.tmp" "$work/live.txt"
+    sleep 0.1
+  done
+) &
+writer=$!
+"$bin" watch -f html -o "$work/watch.html" --every 3s --keep 2 --count 2 "$work/live.txt" || true
+kill "$writer" 2>/dev/null || true
+wait "$writer" 2>/dev/null || true
+# The JSON of the page's state, as the page embeds it.
+sed -n '/<script type="application\/json" id="data">/,/<\/script>/p' "$work/watch.html" |
+  sed '1d;$d' >"$work/watch.json"
+cd "$work" && node html_test.mjs snapshot.html snapshot.json diff.html diff.json "$work" \
+  watch.html watch.json

@@ -2,15 +2,18 @@
 // by playwright-core) and checks what a reader relies on: every group is
 // rendered, the search box and the wait filter hide the right rows, a diff
 // draws a chart per site, nothing is fetched from the network, and the
-// page raises no script error. Saves a screenshot of each report.
+// page raises no script error; a watch page draws a line per site over the
+// kept snapshots, marks the growing ones and reloads itself. Saves a
+// screenshot of each report.
 //
-//   node html_test.mjs SNAPSHOT.html SNAPSHOT.json DIFF.html DIFF.json OUTDIR
+//   node html_test.mjs SNAPSHOT.html SNAPSHOT.json DIFF.html DIFF.json OUTDIR \
+//                      [WATCH.html WATCH.json]
 import { chromium } from 'playwright-core';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
-const [snapHtml, snapJson, diffHtml, diffJson, outDir] = process.argv.slice(2);
+const [snapHtml, snapJson, diffHtml, diffJson, outDir, watchHtml, watchJson] = process.argv.slice(2);
 let failures = 0;
 function check(what, got, want) {
   if (JSON.stringify(got) !== JSON.stringify(want)) {
@@ -85,6 +88,30 @@ try {
         [String(diff.sites[0].before), String(diff.sites[0].after)]);
   check('diff: some site grew', grown !== undefined, true);
   await page.screenshot({ path: join(outDir, 'diff.png'), fullPage: true });
+
+  // ---- a watch (its last snapshot) ----
+  if (watchHtml) {
+    const w = JSON.parse(readFileSync(watchJson, 'utf8'));
+    await page.goto('file://' + resolve(watchHtml));
+    check('watch: site rows', await page.locator('#sitetable tr').count() - 1, w.sites.length);
+    check('watch: one line chart per site', await page.locator('#sitetable svg.chart polyline').count(),
+          w.sites.length);
+    check('watch: growing sites marked', await page.locator('#sitetable tr.leaked').count(), w.ngrowing);
+    check('watch: some site kept growing', w.ngrowing > 0, true);
+    const first = w.sites[0];
+    check('watch: the first chart ends at the newest count',
+          await page.locator('#sitetable tr').nth(1).locator('svg text').textContent(),
+          String(first.counts[first.counts.length - 1]));
+    check('watch: a point per kept snapshot',
+          (await page.locator('#sitetable tr').nth(1).locator('polyline').getAttribute('points'))
+            .split(' ').length, w.snapshots.length);
+    check('watch: group rows (one per site)', await page.locator('#groups tbody tr').count(), w.sites.length);
+    check('watch: summary names the snapshot',
+          (await page.locator('#summary').textContent()).startsWith(
+            `snapshot ${w.snapshots[w.snapshots.length - 1].seq} of `), true);
+    check('watch: the page reloads itself every --every', await page.evaluate(() => REFRESH_S), 3);
+    await page.screenshot({ path: join(outDir, 'watch.png'), fullPage: true });
+  }
 
   check('no script errors', errors, []);
   check('no network requests', remote, []);
