@@ -41,7 +41,7 @@ static struct {
   int64_t conns, secs, held;
   tt_http_client *client;
   char hello_url[256], hold_url[256], held_url[256];
-  int64_t until;            /* end of the throughput phase (tt_now) */
+  int64_t until; /* end of the throughput phase (tt_now) */
   worker *workers;
   atomic_int held_ok;
 } g;
@@ -194,7 +194,7 @@ int main(int argc, char **argv) {
     setrlimit(RLIMIT_NOFILE, &rl);
   }
   if ((int64_t)rl.rlim_cur < 2 * g.held + 100)
-    bench_fail(NAME, "RLIMIT_NOFILE %llu is too low for %lld requests", (unsigned long long)rl.rlim_cur,
-               (long long)g.held);
+    bench_fail(NAME, "RLIMIT_NOFILE %llu is too low for %lld requests",
+               (unsigned long long)rl.rlim_cur, (long long)g.held);
   return tt_main(bench, NULL) < 0;
 }

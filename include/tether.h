@@ -1053,8 +1053,8 @@ int tt_signal_notify_ctx(tt_context *parent, const int *sigs, int n, tt_context 
  * them off. Transfers are libcurl's, driven through its multi-socket API
  * from the runtime's poller by one driver task per client: a request parks
  * its calling task (in "chan receive" on its reply) and takes no thread.
- * Every task the client starts (the driver, one watcher per socket and
- * direction) belongs to the client and is gone when tt_http_client_shutdown
+ * Every task the client starts (the driver, and the watcher of its
+ * sockets) belongs to the client and is gone when tt_http_client_shutdown
  * returns. Built when libcurl is found (it is required on native builds:
  * scripts/deps.sh build installs it). docs/HTTP.md, "Client".
  *

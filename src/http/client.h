@@ -66,10 +66,10 @@ typedef struct req_list {
 struct tt_http_client {
   tt_http_client_opts o; /* defaults filled in */
   char user_agent[96];
-  tt_chan *events; /* client_msg */
-  tt_group *group; /* the driver and the watcher */
-  int epfd;        /* curl's sockets, level-triggered */
-  tt_fd epf;       /* the same descriptor, on the runtime's poller */
+  tt_chan *events;          /* client_msg */
+  tt_group *group;          /* the driver and the watcher */
+  int epfd;                 /* curl's sockets, level-triggered */
+  tt_fd epf;                /* the same descriptor, on the runtime's poller */
   atomic_bool ready_queued; /* a READY is on its way to the driver */
   /* Requests between their start and their return, under `lock`. */
   tt_mutex lock;

@@ -199,9 +199,12 @@ void lk_text_watch(FILE *out, const lk_watch *w, const lk_view *v) {
     fprintf(out, "  no site kept growing over the last %zu snapshots\n", w->n);
     return;
   }
-  fprintf(out, "  %s%zu site%s kept growing%s over the last %zu snapshots (never fell, rose by %s%" PRId64 "):\n",
-          RED(v), w->ngrowing, w->ngrowing == 1 ? "" : "s", OFF(v), w->n,
-          w->min_growth > 1 ? "at least " : "", w->min_growth);
+  fprintf(
+      out,
+      "  %s%zu site%s kept growing%s over the last %zu snapshots (never fell, rose by %s%" PRId64
+      "):\n",
+      RED(v), w->ngrowing, w->ngrowing == 1 ? "" : "s", OFF(v), w->n,
+      w->min_growth > 1 ? "at least " : "", w->min_growth);
   size_t lim = v->top > 0 && (size_t)v->top < w->ngrowing ? (size_t)v->top : w->ngrowing;
   for (size_t i = 0; i < lim; i++) {
     const lk_wsite *st = &w->sites[i];
