@@ -92,7 +92,9 @@ int tt_init(const tt_config *cfg);
  * three are waited for by tt_shutdown, so it returns TT_EBUSY there and
  * changes nothing. Calls under way in tt_blocking are waited for: after
  * 1 s, each one still running is named on stderr (function, task, spawn
- * site). Returns TT_ENOTINIT if the runtime is not running. From another
+ * site); after $TT_SHUTDOWN_WAIT ms (default 5000) they are left running
+ * (their tasks' stacks stay mapped, their results are dropped) and
+ * shutdown returns. Returns TT_ENOTINIT if the runtime is not running. From another
  * thread while tt_main waits, tt_main then returns TT_ESHUTDOWN. */
 int tt_shutdown(void);
 

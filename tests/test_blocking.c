@@ -5,6 +5,7 @@
 #include "harness.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 
 /* ---- fn runs off the workers -------------------------------------------------------------- */
 
@@ -367,6 +368,16 @@ static void test_pool_size_config(void) {
   CHECK_EQ(tt_main(one_helper_main, NULL), TT_OK);
   CHECK_EQ(tt_shutdown(), TT_OK);
   unsetenv("TT_BLOCKING_MAX");
+  setenv("TT_SHUTDOWN_WAIT", "-1", 1);
+  CHECK_EQ(tt_init(NULL), TT_EINVAL);
+  setenv("TT_SHUTDOWN_WAIT", "86400001", 1);
+  CHECK_EQ(tt_init(NULL), TT_EINVAL);
+  setenv("TT_SHUTDOWN_WAIT", "5s", 1);
+  CHECK_EQ(tt_init(NULL), TT_EINVAL);
+  setenv("TT_SHUTDOWN_WAIT", "0", 1);
+  CHECK_EQ(tt_init(NULL), TT_OK);
+  CHECK_EQ(tt_shutdown(), TT_OK);
+  unsetenv("TT_SHUTDOWN_WAIT");
 }
 
 /* fn may itself use the runtime's non-task API (spawn a task, plain-thread wait) */
@@ -479,10 +490,122 @@ static void test_shutdown_names_stuck_call(void) {
   free(err);
 }
 
+/* ---- ... and after TT_SHUTDOWN_WAIT returns, leaving them running --------------------------- */
+
+static int g_pipe_a[2], g_pipe_b[2];
+static atomic_int g_late_returns;
+
+/* Reads one byte into the caller's buffer, which lives on the calling
+ * task's stack: the stack must stay mapped after the shutdown abandons the
+ * call. */
+static void read_into_task_stack(void *arg) {
+  char *buf = arg;
+  while (read(g_pipe_a[0], buf, 1) < 0 && errno == EINTR) {
+  }
+  buf[1] = '!';
+  atomic_fetch_add(&g_late_returns, 1);
+}
+
+static void read_pipe_b(void *arg) {
+  (void)arg;
+  char c;
+  while (read(g_pipe_b[0], &c, 1) < 0 && errno == EINTR) {
+  }
+  atomic_fetch_add(&g_late_returns, 1);
+}
+
+static void nothing(void *arg) { (void)arg; }
+
+static void caller_a(void *arg) {
+  (void)arg;
+  char buf[2] = {0};
+  tt_blocking(read_into_task_stack, buf);
+}
+
+static void caller_b(void *arg) {
+  (void)arg;
+  tt_blocking_until(read_pipe_b, NULL, TT_NO_DEADLINE);
+}
+
+static void caller_queued(void *arg) {
+  (void)arg;
+  tt_blocking(nothing, NULL); /* both helpers are taken: it waits in the queue */
+}
+
+static int g_after_restart = -1;
+static void after_restart(void *arg) {
+  (void)arg;
+  g_after_restart = tt_blocking(nothing, NULL);
+}
+
+static void wait_syscall(int64_t id) {
+  tt_test_task t = {0};
+  int64_t end = tt_test_mono_ns() + TT_MS(10000);
+  do
+    tt_test_sleep_ns(TT_MS(1));
+  while (tt_test_find_task(id, &t) &&
+         (t.info.state != TT_TASK_WAITING || strcmp(t.wait_reason, "syscall") != 0) &&
+         tt_test_mono_ns() < end);
+}
+
+/* In a child: two helpers stuck (one in a plain call using its task's
+ * stack, one in a bounded call) and a third call queued behind them, with
+ * TT_SHUTDOWN_WAIT=1500. */
+static void shutdown_abandoning(void *arg) {
+  (void)arg;
+  setenv("TT_SHUTDOWN_WAIT", "1500", 1);
+  setenv("TT_BLOCKING_MAX", "2", 1);
+  if (pipe(g_pipe_a) != 0 || pipe(g_pipe_b) != 0 || tt_init(NULL) != TT_OK)
+    _exit(2);
+  wait_syscall(tt_go(caller_a, NULL));
+  wait_syscall(tt_go(caller_b, NULL));
+  wait_syscall(tt_go(caller_queued, NULL));
+  int64_t t0 = tt_test_mono_ns();
+  int rc = tt_shutdown();
+  fprintf(stderr, "tt_shutdown returned %d after %lld ms\n", rc,
+          (long long)((tt_test_mono_ns() - t0) / 1000000));
+  /* A new runtime gets helpers of its own: the pool's two slots are not
+   * taken by the abandoned ones. */
+  unsetenv("TT_SHUTDOWN_WAIT");
+  int mrc = tt_main(after_restart, NULL);
+  fprintf(stderr, "restart: tt_main %d, tt_blocking %d\n", mrc, g_after_restart);
+  /* The abandoned calls return now; their helpers must touch nothing. */
+  if (write(g_pipe_a[1], "x", 1) != 1 || write(g_pipe_b[1], "y", 1) != 1)
+    _exit(5);
+  int64_t end = tt_test_mono_ns() + TT_MS(5000);
+  while (atomic_load(&g_late_returns) < 2 && tt_test_mono_ns() < end)
+    tt_test_sleep_ns(TT_MS(5));
+  tt_test_sleep_ns(TT_MS(100)); /* the helpers exit */
+  fprintf(stderr, "late returns: %d\n", atomic_load(&g_late_returns));
+  _exit(rc == TT_OK && mrc == TT_OK ? 0 : 4);
+}
+
+static void test_shutdown_abandons_stuck_calls(void) {
+  char *err = NULL;
+  int status = 0;
+  CHECK_EQ(tt_test_capture_child(shutdown_abandoning, NULL, &err, &status), 0);
+  if (!err)
+    return;
+  CHECK_MSG(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child status %d; stderr:\n%s", status,
+            err);
+  CHECK_MSG(strstr(err, "tt_shutdown is waiting for 3 blocking call(s) to return"), "stderr:\n%s",
+            err);
+  CHECK_MSG(strstr(err, "tt_shutdown stopped waiting after 1.5 s (TT_SHUTDOWN_WAIT): 2 blocking "
+                        "call(s) left running"),
+            "stderr:\n%s", err);
+  const char *done = strstr(err, "tt_shutdown returned 0 after ");
+  long long ms = done ? atoll(done + strlen("tt_shutdown returned 0 after ")) : -1;
+  CHECK_MSG(ms >= 1400 && ms < 4000, "tt_shutdown returned after %lld ms, want about 1500", ms);
+  CHECK_MSG(strstr(err, "restart: tt_main 0, tt_blocking 0"), "stderr:\n%s", err);
+  CHECK_MSG(strstr(err, "late returns: 2"), "stderr:\n%s", err);
+  free(err);
+}
+
 int main(void) {
   setvbuf(stdout, NULL, _IOLBF, 0);
   tt_test_watchdog(180);
   test_shutdown_names_stuck_call(); /* first: it forks, and no helper thread runs yet */
+  test_shutdown_abandons_stuck_calls();
   RUN_MAIN(2, blocking_main, NULL);
   RUN_MAIN(1, one_worker_main, NULL);
   RUN_MAIN(1, blocking_main, NULL);

@@ -26,9 +26,17 @@
  * touches the runtime). A call that never returns would make that wait
  * silent, so each helper keeps a note of what it runs on the pool's
  * `running` list, and after SHUTDOWN_REPORT_NS the shutdown names every
- * call it still waits for on stderr.
+ * call it still waits for on stderr. After TT_SHUTDOWN_WAIT (5 s) it stops
+ * waiting: each call still running is *abandoned*. Its note's state goes
+ * from RUNNING to ABANDONED (the helper's own RUNNING -> DONE when fn
+ * returns decides the race), the task it serves is pinned (its stack and
+ * record, where fn's argument often lives, are never unmapped; its spawn
+ * argument is not dropped), and when fn finally returns the helper touches
+ * nothing of the runtime, which may be stopped or started anew: it drops
+ * the result and exits. Jobs still queued are dropped unrun.
  */
 #include <errno.h>
+#include <stdatomic.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -36,6 +44,7 @@
 #include <time.h>
 
 #include "core/sched.h"
+#include "core/stack.h"
 #include "core/threads.h"
 #include "observe/hooks.h"
 
@@ -55,17 +64,22 @@ typedef struct job {
   void *arg;
   tt_task *task;                /* NULL for a detached job */
   void (*done)(void *done_arg); /* detached: called when fn returns */
+  void (*drop)(void *done_arg); /* detached: called instead when it never runs */
   void *done_arg;
   struct job *next;
   int rc;
   caller who;
 } job;
 
+enum { CALL_RUNNING, CALL_DONE, CALL_ABANDONED };
+
 /* A call a helper is running (on the helper's stack, on pool.running). */
 typedef struct running {
   tt_fn fn;
   caller who;
   int64_t since;
+  tt_task *task; /* NULL for a detached job */
+  _Atomic int state;
   struct running *next;
 } running;
 
@@ -76,7 +90,8 @@ static struct {
   job *head, *tail;
   running *running; /* the calls under way */
   int nhelpers, nidle;
-  int nqueued; /* jobs in the queue, not yet taken by a helper */
+  int nabandoned; /* helpers still inside an abandoned call (in nhelpers) */
+  int nqueued;    /* jobs in the queue, not yet taken by a helper */
   int64_t inflight;
   bool stop;
 } pool = {.mu = PTHREAD_MUTEX_INITIALIZER,
@@ -110,10 +125,21 @@ static void *helper_main(void *unused) {
     tt_fn fn = j->fn;
     void *arg = j->arg;
     tt_task *t = j->task;
-    running me = {.fn = fn, .who = j->who, .since = tt_now(), .next = pool.running};
+    running me = {.fn = fn, .who = j->who, .since = tt_now(), .task = t, .next = pool.running};
+    atomic_init(&me.state, CALL_RUNNING);
     pool.running = &me;
     pthread_mutex_unlock(&pool.mu);
     fn(arg);
+    int expect = CALL_RUNNING;
+    if (!atomic_compare_exchange_strong(&me.state, &expect, CALL_DONE)) {
+      /* Abandoned by a shutdown: the runtime may be gone or new. The note
+       * is off the list already; a detached record is still ours. */
+      if (!t)
+        free(j);
+      pthread_mutex_lock(&pool.mu);
+      pool.nabandoned--;
+      break;
+    }
     if (t) {
       tt__ready(t);
     } else {
@@ -148,7 +174,7 @@ static int enqueue(job *j) {
   pool.tail = j;
   pool.inflight++;
   pool.nqueued++;
-  if (pool.nqueued > pool.nidle && pool.nhelpers < tt__rt.blocking_max) {
+  if (pool.nqueued > pool.nidle && pool.nhelpers - pool.nabandoned < tt__rt.blocking_max) {
     pthread_t th;
     pthread_attr_t attr;
     pthread_attr_init(&attr);
@@ -198,7 +224,8 @@ int tt_blocking(tt_fn fn, void *arg) {
   return j.rc;
 }
 
-int tt__blocking_detach(tt_fn fn, void *arg, void (*done)(void *), void *done_arg) {
+int tt__blocking_detach(tt_fn fn, void *arg, void (*done)(void *), void (*drop)(void *),
+                        void *done_arg) {
   job *j = malloc(sizeof *j);
   if (!j)
     return TT_ENOMEM;
@@ -206,6 +233,7 @@ int tt__blocking_detach(tt_fn fn, void *arg, void (*done)(void *), void *done_ar
              .arg = arg,
              .task = NULL,
              .done = done,
+             .drop = drop,
              .done_arg = done_arg,
              .who = caller_of(tt__current())};
   int rc = enqueue(j);
@@ -241,27 +269,76 @@ static void report_stuck(void) {
   fflush(stderr);
 }
 
+/* Under pool.mu, after TT_SHUTDOWN_WAIT: stop waiting for the calls still
+ * running (they keep their helpers; see the top of the file) and drop the
+ * queued ones. */
+static void abandon_all(void) {
+  int64_t n = 0;
+  for (running **pp = &pool.running; *pp;) {
+    running *r = *pp;
+    int expect = CALL_RUNNING;
+    if (!atomic_compare_exchange_strong(&r->state, &expect, CALL_ABANDONED)) {
+      pp = &r->next; /* it just returned: its helper finishes it as usual */
+      continue;
+    }
+    *pp = r->next;
+    if (r->task)
+      tt__stack_pin(r->task);
+    pool.inflight--;
+    pool.nabandoned++;
+    n++;
+  }
+  while (pool.head) {
+    job *j = pool.head;
+    pool.head = j->next;
+    pool.nqueued--;
+    pool.inflight--;
+    if (!j->task) {
+      if (j->drop)
+        j->drop(j->done_arg);
+      free(j);
+    }
+  }
+  pool.tail = NULL;
+  if (n)
+    fprintf(stderr,
+            "tether: tt_shutdown stopped waiting after %.1f s (TT_SHUTDOWN_WAIT): %" PRId64
+            " blocking call(s) left running; their tasks' stacks stay mapped and their results "
+            "are dropped\n",
+            (double)tt__rt.shutdown_wait / 1e9, n);
+}
+
 /* Wait for calls in progress (their tasks are never resumed once the
  * runtime stops, but the helpers touch the runtime's queues when they
- * finish), then stop the helpers. */
+ * finish), up to TT_SHUTDOWN_WAIT; then stop the helpers that are free. */
 void tt__blocking_shutdown(void) {
   pthread_mutex_lock(&pool.mu);
-  struct timespec at;
-  clock_gettime(CLOCK_REALTIME, &at);
-  at.tv_sec += SHUTDOWN_REPORT_NS / 1000000000LL;
+  int64_t start = tt_now();
+  int64_t report_at = start + SHUTDOWN_REPORT_NS, give_up_at = start + tt__rt.shutdown_wait;
   bool reported = false;
   while (pool.inflight > 0) {
-    if (reported) {
-      pthread_cond_wait(&pool.quiet, &pool.mu);
-    } else if (pthread_cond_timedwait(&pool.quiet, &pool.mu, &at) == ETIMEDOUT) {
-      if (pool.inflight > 0)
-        report_stuck();
+    int64_t now = tt_now();
+    if (now >= give_up_at) {
+      abandon_all();
+      if (pool.inflight > 0) /* calls that just returned: a moment more */
+        pthread_cond_wait(&pool.quiet, &pool.mu);
+      continue;
+    }
+    if (!reported && now >= report_at) {
+      report_stuck();
       reported = true;
     }
+    int64_t until = reported || give_up_at < report_at ? give_up_at : report_at;
+    struct timespec at;
+    clock_gettime(CLOCK_REALTIME, &at);
+    int64_t ns = at.tv_nsec + (until - now);
+    at.tv_sec += (time_t)(ns / 1000000000LL);
+    at.tv_nsec = (long)(ns % 1000000000LL);
+    pthread_cond_timedwait(&pool.quiet, &pool.mu, &at);
   }
   pool.stop = true;
   pthread_cond_broadcast(&pool.work);
-  while (pool.nhelpers > 0)
+  while (pool.nhelpers > pool.nabandoned)
     pthread_cond_wait(&pool.quiet, &pool.mu);
   pool.stop = false;
   pthread_mutex_unlock(&pool.mu);

@@ -24,6 +24,7 @@
 #define DEFAULT_STACK (64u << 10)
 #define MAX_PROCS 1024
 #define DEFAULT_BLOCKING 64
+#define DEFAULT_SHUTDOWN_WAIT_MS 5000
 #define MAX_BLOCKING 4096
 
 static pthread_mutex_t lifecycle = PTHREAD_MUTEX_INITIALIZER;
@@ -123,6 +124,27 @@ static int resolve_blocking_max(int *max) {
   return 0;
 }
 
+/* How long tt_shutdown waits for calls under way in tt_blocking before it
+ * leaves them running: TT_SHUTDOWN_WAIT in milliseconds (0 to a day),
+ * else 5 s. */
+static int resolve_shutdown_wait(int64_t *ns) {
+  *ns = DEFAULT_SHUTDOWN_WAIT_MS * 1000000LL;
+  const char *env = getenv("TT_SHUTDOWN_WAIT");
+  if (env && *env) {
+    char *end;
+    long long v = strtoll(env, &end, 10);
+    if (*end || v < 0 || v > 86400000LL) {
+      fprintf(stderr,
+              "tether: TT_SHUTDOWN_WAIT=%s is not a number of milliseconds between 0 and "
+              "86400000\n",
+              env);
+      return TT_EINVAL;
+    }
+    *ns = v * 1000000LL;
+  }
+  return 0;
+}
+
 static int resolve_config(const tt_config *cfg, int *procs, size_t *stack) {
   *procs = cfg ? cfg->procs : 0;
   *stack = cfg ? cfg->stack_size : 0;
@@ -218,6 +240,9 @@ int tt_init(const tt_config *cfg) {
   int rc = resolve_config(cfg, &procs, &stack);
   if (rc == 0)
     rc = resolve_blocking_max(&blocking_max);
+  int64_t shutdown_wait = 0;
+  if (rc == 0)
+    rc = resolve_shutdown_wait(&shutdown_wait);
   if (rc < 0)
     return rc;
   pthread_mutex_lock(&lifecycle);
@@ -230,6 +255,7 @@ int tt_init(const tt_config *cfg) {
   tt__stacks_init(stack);
   tt__rt.stack_size = stack;
   tt__rt.blocking_max = blocking_max;
+  tt__rt.shutdown_wait = shutdown_wait;
   tt__rt.gq_head = tt__rt.gq_tail = NULL;
   atomic_store(&tt__rt.gq_size, 0);
   tt__rt.idle_list = tt__rt.poller = NULL;

@@ -90,7 +90,8 @@ typedef struct tt_runtime {
   int nworkers;
   tt_worker **workers;
   size_t stack_size;
-  int blocking_max; /* helper threads of tt_blocking at most (TT_BLOCKING_MAX) */
+  int blocking_max;      /* helper threads of tt_blocking at most (TT_BLOCKING_MAX) */
+  int64_t shutdown_wait; /* ns tt_shutdown waits for blocking calls (TT_SHUTDOWN_WAIT) */
 
   /* Global run queue: tasks readied by plain threads and overflow of local
    * queues. Checked by every worker every 61 rounds for fairness. */
@@ -146,8 +147,10 @@ static inline int64_t tt__stamp(tt_worker *w) {
 /* Wait for the blocking-call helpers still running (blocking.c). */
 void tt__blocking_shutdown(void);
 /* Queue fn(arg) on the blocking pool without waiting for it: a helper runs
- * it, then done(done_arg), and frees its record. 0, or TT_ENOMEM when no
- * helper can be started (nothing was queued). */
-int tt__blocking_detach(tt_fn fn, void *arg, void (*done)(void *), void *done_arg);
+ * it, then done(done_arg), and frees its record; a shutdown that drops it
+ * unrun calls drop(done_arg) instead. 0, or TT_ENOMEM when no helper can
+ * be started (nothing was queued). */
+int tt__blocking_detach(tt_fn fn, void *arg, void (*done)(void *), void (*drop)(void *),
+                        void *done_arg);
 
 #endif

@@ -100,12 +100,31 @@ int tt__stacks_init(size_t default_size) {
   return 0;
 }
 
+static bool vec_push(char ***v, size_t *n, size_t *cap, char *slot);
+
+/* Pooled slots of pinned tasks (shutdown only, under the lifecycle lock). */
+static char **pinned;
+static size_t npinned, pinned_cap;
+
+void tt__stack_pin(tt_task *t) {
+  t->pinned = 1;
+  if (t->stack_kind == TT_STACK_POOLED && !vec_push(&pinned, &npinned, &pinned_cap, t->stack_lo))
+    fprintf(stderr, "tether: out of memory keeping a stack for a blocking call: it may crash\n");
+}
+
 void tt__stacks_destroy(void) {
   for (chunk *c = pool.chunks, *n; c; c = n) {
     n = c->next;
-    munmap(c->base, c->bytes);
+    bool keep = false; /* a pinned stack in it: left mapped for good */
+    for (size_t i = 0; i < npinned && !keep; i++)
+      keep = pinned[i] >= c->base && pinned[i] < c->base + c->bytes;
+    if (!keep)
+      munmap(c->base, c->bytes);
     free(c);
   }
+  free(pinned);
+  pinned = NULL;
+  npinned = pinned_cap = 0;
   free(pool.dirty);
   free(pool.clean);
   memset(&pool, 0, sizeof pool);
@@ -270,6 +289,7 @@ static tt_task *init_record(char *lo, size_t size, int kind) {
   t->stack_lo = lo;
   t->stack_size = size;
   t->stack_kind = (uint8_t)kind;
+  t->pinned = 0;
   t->canary = (uint64_t *)(lo + page);
   return t;
 }

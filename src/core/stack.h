@@ -13,6 +13,10 @@ void tt__stacks_destroy(void);
  * top; NULL when out of memory. */
 tt_task *tt__stack_alloc(tt_worker *w, size_t size);
 void tt__stack_free(tt_worker *w, tt_task *t);
+/* Shutdown: a call tt_blocking runs for t may still use t's stack (and
+ * record) after the runtime stops, so t's memory is never unmapped: the
+ * task is marked and tt__stacks_destroy leaves its chunk mapped. */
+void tt__stack_pin(tt_task *t);
 /* Return the pages of one batch of surplus pooled stacks to the kernel;
  * true when more remain. Called by idle workers. */
 bool tt__stacks_trim(void);

@@ -204,10 +204,10 @@ static void free_list(tt_tasklist *l) {
 #ifdef TT_TSAN
       __tsan_destroy_fiber(t->tsan_fiber);
 #endif
-      if (t->drop_arg)
+      if (t->drop_arg && !t->pinned) /* a pinned task's call may still use it */
         t->drop_arg(t->arg);
       tt__holds_drop(t);
-      if (t->stack_kind == TT_STACK_DEDICATED)
+      if (t->stack_kind == TT_STACK_DEDICATED && !t->pinned)
         tt__stack_free(NULL, t);
     }
     n = next;

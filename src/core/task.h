@@ -121,6 +121,7 @@ struct tt_task {
   _Atomic uint8_t wait_reason; /* tt_wait_reason */
   _Atomic uint8_t leaked;      /* TT_LEAK_* (leak/hooks.h): why it can never run again; 0 */
   uint8_t stack_kind;          /* TT_STACK_POOLED or TT_STACK_DEDICATED */
+  uint8_t pinned;              /* shutdown keeps its memory (tt__stack_pin) */
   _Atomic int32_t worker;      /* last worker it ran on, -1 before */
   _Atomic int64_t wait_since;  /* tt__stamp() at park */
   int64_t created;             /* tt__stamp() at spawn */

@@ -20,6 +20,9 @@ static void call_returned(void *p) {
   tt__chan_unref_raw(c);
 }
 
+/* At shutdown, for a call that was still queued: it never runs. */
+static void call_dropped(void *p) { tt__chan_unref_raw(p); }
+
 static int bounded(tt_fn fn, void *arg, int64_t deadline, tt_context *ctx) {
   if (!tt__current())
     return TT_ENOTASK;
@@ -39,7 +42,7 @@ static int bounded(tt_fn fn, void *arg, int64_t deadline, tt_context *ctx) {
     return TT_ENOMEM;
   tt__root_add(c);     /* a helper thread holds it: whoever waits on it is live */
   tt__chan_ref_raw(c); /* the helper's reference */
-  int rc = tt__blocking_detach(fn, arg, call_returned, c);
+  int rc = tt__blocking_detach(fn, arg, call_returned, call_dropped, c);
   if (rc < 0) {
     tt__chan_unref_raw(c);
     tt__chan_unref_raw(c);
