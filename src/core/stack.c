@@ -10,15 +10,21 @@
  *   lo                lo+page                                   lo+size
  *   | guard zone      | canary | ...stack grows down... | task record |
  *
- * The guard zone is made PROT_NONE while the mapping budget allows (a
- * quarter of vm.max_map_count: each guard splits a mapping in two); beyond
- * that it is ordinary memory. Overflow is caught three ways: touching a
- * guard page raises SIGSEGV, which our handler (on an alternate signal
- * stack) reports with the task's name and spawn site; every switch away from
- * a task checks its saved stack pointer against the bottom; and every switch
- * checks the canary, the lowest 32 bytes of the stack, which must still be
- * zero. A zero canary is never written, so it costs no resident page: an
- * idle task keeps exactly one page (its top, holding the record) resident.
+ * Every slot's guard zone is a guard region (madvise MADV_GUARD_INSTALL,
+ * Linux 6.13 and later): a page that faults on any access, kept across
+ * MADV_DONTNEED, and no mapping of its own, so a million tasks all get one.
+ * Where the kernel lacks it, the guard is made PROT_NONE while the mapping
+ * budget allows (TT_STACK_GUARDS, default a quarter of vm.max_map_count:
+ * each such guard splits a mapping in two); beyond that it is ordinary
+ * memory. Overflow is caught three ways: touching a guard page raises
+ * SIGSEGV, which our handler (on an alternate signal stack) reports with
+ * the task's name and spawn site; every switch away from a task checks its
+ * saved stack pointer against the bottom; and every switch checks the
+ * canary, the lowest 32 bytes of the stack, which must still be zero.
+ * A frame bigger than the guard (a large local array) steps over it unless
+ * the code probes its frames: -fstack-clash-protection, which tether.pc
+ * exports with the other recommended flags. A zero canary is never written, so it costs no resident
+ * page: an idle task keeps exactly one page (its top, holding the record) resident.
  *
  * Freed slots go to the worker's cache (LIFO, still warm), then to a global
  * pool; past a bound the pool gives pages back with MADV_DONTNEED so a burst
@@ -27,6 +33,7 @@
  * Other stack sizes get a mapping of their own with a real guard page.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,6 +43,10 @@
 
 #include "core/sanitizer.h"
 #include "core/stack.h"
+
+#ifndef MADV_GUARD_INSTALL
+#define MADV_GUARD_INSTALL 102 /* Linux 6.13; older headers lack it */
+#endif
 
 #define CHUNK_BYTES (16u << 20)
 #define POOL_DIRTY_KEEP 1024 /* warm slots kept before pages are returned */
@@ -59,6 +70,7 @@ static struct {
   char **clean; /* freed slots whose pages were returned */
   size_t nclean, clean_cap;
   long guards_left;
+  bool guard_regions; /* MADV_GUARD_INSTALL works here */
 } pool;
 
 static size_t page_size;
@@ -90,6 +102,29 @@ static long guard_budget(void) {
   return max_maps / 4;
 }
 
+/* Whether this kernel (and emulator) installs guard regions: tried once on
+ * a scratch page. TT_STACK_GUARD_REGIONS=0 turns them off (tests). */
+static bool guard_regions_work(void) {
+  const char *env = getenv("TT_STACK_GUARD_REGIONS");
+  if (env && strcmp(env, "0") == 0)
+    return false;
+  size_t page = tt__page_size();
+  char *p = mmap(NULL, page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED)
+    return false;
+  /* An emulator may answer 0 and do nothing (qemu-user does for advice it
+   * does not know): the kernel must refuse to read the page. */
+  bool ok = false;
+  int fds[2];
+  if (madvise(p, page, MADV_GUARD_INSTALL) == 0 && pipe2(fds, O_CLOEXEC) == 0) {
+    ok = write(fds[1], p, 1) < 0 && errno == EFAULT;
+    close(fds[0]);
+    close(fds[1]);
+  }
+  munmap(p, page);
+  return ok;
+}
+
 int tt__stacks_init(size_t default_size) {
   memset(&pool, 0, sizeof pool);
   pool.slot_size = default_size;
@@ -97,6 +132,7 @@ int tt__stacks_init(size_t default_size) {
   if (pool.slots_per_chunk == 0)
     pool.slots_per_chunk = 1;
   pool.guards_left = guard_budget();
+  pool.guard_regions = guard_regions_work();
   return 0;
 }
 
@@ -167,6 +203,8 @@ static char *carve_slot(void) {
   char *slot = pool.carve;
   pool.carve += pool.slot_size;
   pool.carve_left--;
+  if (pool.guard_regions && madvise(slot, tt__page_size(), MADV_GUARD_INSTALL) == 0)
+    return slot;
   if (pool.guards_left > 0 && mprotect(slot, tt__page_size(), PROT_NONE) == 0)
     pool.guards_left--;
   return slot;
