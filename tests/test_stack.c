@@ -224,10 +224,10 @@ int main(void) {
   /* One 512 KiB frame on a 64 KiB stack: probed, it hits the guard. */
   test_overflow_as("big-frame", 0, 2, NULL, 0, true);
   if (guard_regions()) {
-    /* No PROT_NONE budget at all, 5,000 stacks before the one that
+    /* No PROT_NONE budget at all, 1,000 stacks before the one that
      * overflows: guard regions still catch it at the guard page. */
-    test_overflow_as("past-the-budget", 0, 1, "0", 5000, true);
-    test_overflow_as("big-frame-past-the-budget", 0, 2, "0", 5000, true);
+    test_overflow_as("past-the-budget", 0, 1, "0", 1000, true);
+    test_overflow_as("big-frame-past-the-budget", 0, 2, "0", 1000, true);
   } else {
     /* Past the PROT_NONE budget an overflow may then die silently or
      * corrupt a neighbour (docs/API.md says so): nothing to assert. */
